@@ -1,0 +1,179 @@
+"""Selective scan: forward+backward time and peak memory of four implementations.
+
+    python benchmarks/scan.py                 # the full run: main shape + L sweep (about 30 min on 2 CPU cores)
+    python benchmarks/scan.py --quick         # a smoke run at small sizes (seconds)
+    python benchmarks/scan.py --device cuda   # on a GPU: adds mamba-ssm's CUDA kernel as a peer
+
+Peers, all in float32, delta_softplus=True, with D and z, B and C input-dependent (batch, N, L) as in Mamba:
+  ours-ref     vmddpm_nb.scan.selective_scan_ref  (plain loop, autograd through every step)
+  mamba-ref    mamba_ssm's selective_scan_ref      (the same loop, mamba-ssm's code), when installed
+  pscan        mambapy's Blelloch `pscan` used the way mambapy's selective_scan uses it, when installed
+  ours-fast    vmddpm_nb.scan.selective_scan       (chunked two-level scan with its own backward)
+  mamba-cuda   mamba_ssm's selective_scan_fn       (only with --device cuda and the compiled kernel)
+
+Each (peer, L) runs in a fresh subprocess, so the peak memory of one does not hide another's: on the CPU it is the
+peak resident set size above the resident size once the inputs exist (`ru_maxrss` minus RSS before the first call);
+on CUDA it is `torch.cuda.max_memory_allocated` above the inputs. Times are the median of `--repeats` runs
+(each a forward and a backward), after one warm-up run for the fast peers (the loop references take minutes, so
+they get no warm-up). The table is printed and written to benchmarks/results/scan_<device>.md.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PEERS = ['ours-ref', 'mamba-ref', 'pscan', 'ours-fast', 'mamba-cuda']
+
+
+def _rss_bytes():
+    with open('/proc/self/statm') as f: return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def _make_fn(peer):
+    "The function under test, taking (u, delta, A, B, C, D, z) and returning the output; None if unavailable."
+    import torch
+    from vmddpm_nb.scan import selective_scan, selective_scan_ref, mamba_ssm_ops
+    if peer == 'ours-ref': return lambda *a: selective_scan_ref(*a, delta_softplus=True)
+    if peer == 'ours-fast': return lambda *a: selective_scan(*a, delta_softplus=True, backend='torch')
+    if peer == 'mamba-ref':
+        ref = mamba_ssm_ops()[0]
+        return None if ref is None else (lambda *a: ref(*a, delta_softplus=True))
+    if peer == 'mamba-cuda':
+        fn = mamba_ssm_ops()[1]
+        return None if fn is None else (lambda *a: fn(*a, delta_softplus=True))
+    if peer == 'pscan':
+        try: from mambapy.pscan import pscan
+        except ImportError: return None
+        import torch.nn.functional as F
+
+        def pscan_scan(u, delta, A, B, C, D, z):
+            # mambapy's selective_scan, in its (batch, L, dim) layout; pscan wants a power-of-two L (it pads itself)
+            x, dl = u.transpose(1, 2), F.softplus(delta).transpose(1, 2)
+            deltaA = torch.exp(dl.unsqueeze(-1) * A)                                # (b, L, d, N)
+            BX = dl.unsqueeze(-1) * B.transpose(1, 2).unsqueeze(2) * x.unsqueeze(-1)
+            hs = pscan(deltaA, BX)
+            y = (hs @ C.transpose(1, 2).unsqueeze(-1)).squeeze(3) + D * x
+            return y.transpose(1, 2) * F.silu(z)
+        return pscan_scan
+    raise ValueError(peer)
+
+
+def worker(peer, b, d, L, n, repeats, device):
+    "Measure one peer at one size in this (fresh) process; print one JSON line."
+    import torch
+    torch.manual_seed(0)
+    fn = _make_fn(peer)
+    if fn is None:
+        print(json.dumps(dict(peer=peer, L=L, available=False))); return
+    g = torch.Generator().manual_seed(0)
+    mk = lambda *s: torch.randn(*s, generator=g)
+    args = [mk(b, d, L), mk(b, d, L) * 0.5 - 2, -torch.arange(1, n + 1.).repeat(d, 1), mk(b, n, L), mk(b, n, L), mk(d), mk(b, d, L)]
+    args = [a.to(device).requires_grad_() for a in args]
+    cuda = device == 'cuda'
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    if cuda:
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
+    else:
+        base = _rss_bytes()
+    slow = peer in ('ours-ref', 'mamba-ref')
+    times = []
+    for i in range(repeats + (0 if slow else 1)):
+        for a in args: a.grad = None
+        sync(); t0 = time.perf_counter()
+        fn(*args).sum().backward()
+        sync(); dt = time.perf_counter() - t0
+        if slow or i > 0: times.append(dt)
+    if cuda: peak = torch.cuda.max_memory_allocated() - base
+    else: peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    print(json.dumps(dict(peer=peer, L=L, available=True, median_s=statistics.median(times), times=times,
+                          peak_mb=peak / 2**20)))
+
+
+def run(peer, b, d, L, n, repeats, device):
+    cmd = [sys.executable, __file__, '--worker', peer, '--shape', str(b), str(d), str(L), str(n),
+           '--repeats', str(repeats), '--device', device]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [l for l in out.stdout.splitlines() if l.startswith('{')]
+    if out.returncode or not lines:
+        print(out.stderr[-2000:], file=sys.stderr)
+        return dict(peer=peer, L=L, available=False, error=f'exit {out.returncode}')
+    r = json.loads(lines[-1]); print(f'  {peer:10s} L={L:6d}: ' + (f"{r['median_s']:.4g} s, {r['peak_mb']:.0f} MB" if r['available'] else 'not available'), flush=True)
+    return r
+
+
+def _machine():
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    return dict(cpu=cpu, cores=os.cpu_count(), torch=torch.__version__, threads=torch.get_num_threads(), gpu=gpu)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--worker', help=argparse.SUPPRESS)
+    p.add_argument('--shape', nargs=4, type=int, metavar=('B', 'D', 'L', 'N'), default=[2, 128, 4096, 16], help='main shape')
+    p.add_argument('--sweep', nargs='*', type=int, default=[256, 512, 1024, 2048, 4096, 8192, 16384], help='L values of the sweep')
+    p.add_argument('--ref-max-L', type=int, default=1024, help='longest L at which the loop references run in the sweep')
+    p.add_argument('--repeats', type=int, default=5, help='timed runs per measurement of the fast peers (median reported)')
+    p.add_argument('--ref-repeats', type=int, default=3, help='timed runs of the loop references at the main shape')
+    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    p.add_argument('--quick', action='store_true', help='small sizes, for a smoke test')
+    p.add_argument('--out', default=None, help='markdown file to write (default benchmarks/results/scan_<device>.md)')
+    a = p.parse_args()
+    b, d, L, n = a.shape
+    if a.worker: return worker(a.worker, b, d, L, n, a.repeats, a.device)
+    if a.quick: b, d, L, n, a.sweep, a.ref_max_L, a.repeats, a.ref_repeats = 2, 16, 512, 8, [128, 256, 512], 256, 3, 3
+    peers = [p_ for p_ in PEERS if a.device == 'cuda' or p_ != 'mamba-cuda']
+    t0 = time.time()
+    print(f'main shape (B={b}, D={d}, L={L}, N={n}), device {a.device}', flush=True)
+    main_res = {pr: run(pr, b, d, L, n, a.ref_repeats if pr.endswith('-ref') else a.repeats, a.device) for pr in peers}
+    sweep = {}
+    for Ls in a.sweep:
+        for pr in peers:
+            if pr.endswith('-ref') and Ls > a.ref_max_L: continue
+            sweep[pr, Ls] = main_res[pr] if Ls == L else run(pr, b, d, Ls, n, a.repeats, a.device)
+    m = _machine()
+    fast = main_res['ours-fast']
+    ok = lambda r: r.get('available')
+    lines = [f'Selective scan, forward+backward, float32, (B={b}, D={d}, L={L}, N={n}), device `{a.device}` '
+             f'({m["gpu"] or m["cpu"]}, {m["cores"]} cores, torch {m["torch"]}, {m["threads"]} threads). '
+             f'Median of {a.repeats} runs ({a.ref_repeats} for the loop references); peak memory above the inputs. '
+             f'Command: `python benchmarks/scan.py{" --device cuda" if a.device == "cuda" else ""}{" --quick" if a.quick else ""}`; '
+             f'measured {time.strftime("%Y-%m-%d")}, {time.time() - t0:.0f} s in all.', '',
+             '| implementation | fwd+bwd (s) | peak memory (MB) | time / ours-fast | memory / ours-fast |',
+             '|---|---:|---:|---:|---:|']
+    for pr in peers:
+        r = main_res[pr]
+        if not ok(r): lines.append(f'| {pr} | not available | | | |'); continue
+        lines.append(f'| {pr} | {r["median_s"]:.4g} | {r["peak_mb"]:.0f} | {r["median_s"] / fast["median_s"]:.1f}× | '
+                     f'{r["peak_mb"] / max(fast["peak_mb"], 1e-9):.2f}× |')
+    lines += ['', f'Sweep over L (B={b}, D={d}, N={n}); fwd+bwd seconds (peak MB). The loop references run up to L={a.ref_max_L} '
+              f'and at the main shape.', '',
+              '| L | ' + ' | '.join(peers) + ' | pscan / ours-fast |', '|---:|' + '---:|' * (len(peers) + 1)]
+    for Ls in a.sweep:
+        cells = []
+        for pr in peers:
+            r = sweep.get((pr, Ls))
+            cells.append('—' if r is None or not ok(r) else f'{r["median_s"]:.3g} ({r["peak_mb"]:.0f})')
+        rp, rf = sweep.get(('pscan', Ls)), sweep.get(('ours-fast', Ls))
+        ratio = f'{rp["median_s"] / rf["median_s"]:.1f}×' if rp and rf and ok(rp) and ok(rf) else '—'
+        lines.append(f'| {Ls} | ' + ' | '.join(cells) + f' | {ratio} |')
+    md = '\n'.join(lines) + '\n'
+    print('\n' + md)
+    out = Path(a.out) if a.out else HERE / 'results' / f'scan_{a.device}{"_quick" if a.quick else ""}.md'
+    out.parent.mkdir(exist_ok=True, parents=True); out.write_text(md)
+    print(f'written to {out}')
+
+
+if __name__ == '__main__':
+    main()
