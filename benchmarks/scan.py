@@ -19,21 +19,15 @@ they get no warm-up). The table is printed and written to benchmarks/results/sca
 """
 import argparse
 import json
-import os
-import platform
-import resource
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _bench import machine, measure, run_worker  # noqa: E402
+
 PEERS = ['ours-ref', 'mamba-ref', 'pscan', 'ours-fast', 'mamba-cuda']
-
-
-def _rss_bytes():
-    with open('/proc/self/statm') as f: return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 
 
 def _make_fn(peer):
@@ -65,9 +59,10 @@ def _make_fn(peer):
     raise ValueError(peer)
 
 
-def worker(peer, b, d, L, n, repeats, device):
+def worker(peer, b, d, L, n, repeats, device, threads=None):
     "Measure one peer at one size in this (fresh) process; print one JSON line."
     import torch
+    if threads: torch.set_num_threads(threads)
     torch.manual_seed(0)
     fn = _make_fn(peer)
     if fn is None:
@@ -76,46 +71,18 @@ def worker(peer, b, d, L, n, repeats, device):
     mk = lambda *s: torch.randn(*s, generator=g)
     args = [mk(b, d, L), mk(b, d, L) * 0.5 - 2, -torch.arange(1, n + 1.).repeat(d, 1), mk(b, n, L), mk(b, n, L), mk(d), mk(b, d, L)]
     args = [a.to(device).requires_grad_() for a in args]
-    cuda = device == 'cuda'
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    if cuda:
-        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
-    else:
-        base = _rss_bytes()
-    slow = peer in ('ours-ref', 'mamba-ref')
-    times = []
-    for i in range(repeats + (0 if slow else 1)):
+
+    def step():
         for a in args: a.grad = None
-        sync(); t0 = time.perf_counter()
         fn(*args).sum().backward()
-        sync(); dt = time.perf_counter() - t0
-        if slow or i > 0: times.append(dt)
-    if cuda: peak = torch.cuda.max_memory_allocated() - base
-    else: peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    print(json.dumps(dict(peer=peer, L=L, available=True, median_s=statistics.median(times), times=times,
-                          peak_mb=peak / 2**20)))
+    slow = peer in ('ours-ref', 'mamba-ref')   # minutes per run: no warm-up
+    print(json.dumps(dict(peer=peer, L=L, available=True, **measure(step, repeats, 0 if slow else 1, device))))
 
 
-def run(peer, b, d, L, n, repeats, device):
-    cmd = [sys.executable, __file__, '--worker', peer, '--shape', str(b), str(d), str(L), str(n),
-           '--repeats', str(repeats), '--device', device]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [l for l in out.stdout.splitlines() if l.startswith('{')]
-    if out.returncode or not lines:
-        print(out.stderr[-2000:], file=sys.stderr)
-        return dict(peer=peer, L=L, available=False, error=f'exit {out.returncode}')
-    r = json.loads(lines[-1]); print(f'  {peer:10s} L={L:6d}: ' + (f"{r['median_s']:.4g} s, {r['peak_mb']:.0f} MB" if r['available'] else 'not available'), flush=True)
-    return r
-
-
-def _machine():
-    import torch
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): pass
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    return dict(cpu=cpu, cores=os.cpu_count(), torch=torch.__version__, threads=torch.get_num_threads(), gpu=gpu)
+def run(peer, b, d, L, n, repeats, device, threads=None):
+    args = ['--worker', peer, '--shape', str(b), str(d), str(L), str(n), '--repeats', str(repeats), '--device', device]
+    if threads: args += ['--threads', str(threads)]
+    return {**run_worker(__file__, args, f'{peer:10s} L={L:6d}'), 'peer': peer, 'L': L}
 
 
 def main():
@@ -128,33 +95,44 @@ def main():
     p.add_argument('--ref-repeats', type=int, default=3, help='timed runs of the loop references at the main shape')
     p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     p.add_argument('--quick', action='store_true', help='small sizes, for a smoke test')
+    p.add_argument('--skip-main', nargs='*', default=[], choices=PEERS, help='peers not run at the main shape (only in the sweep)')
+    p.add_argument('--threads', type=int, default=None, help='torch threads in every worker (default: torch\'s default)')
     p.add_argument('--out', default=None, help='markdown file to write (default benchmarks/results/scan_<device>.md)')
     a = p.parse_args()
     b, d, L, n = a.shape
-    if a.worker: return worker(a.worker, b, d, L, n, a.repeats, a.device)
+    if a.worker: return worker(a.worker, b, d, L, n, a.repeats, a.device, a.threads)
     if a.quick: b, d, L, n, a.sweep, a.ref_max_L, a.repeats, a.ref_repeats = 2, 16, 512, 8, [128, 256, 512], 256, 3, 3
     peers = [p_ for p_ in PEERS if a.device == 'cuda' or p_ != 'mamba-cuda']
     t0 = time.time()
     print(f'main shape (B={b}, D={d}, L={L}, N={n}), device {a.device}', flush=True)
-    main_res = {pr: run(pr, b, d, L, n, a.ref_repeats if pr.endswith('-ref') else a.repeats, a.device) for pr in peers}
+    main_res = {pr: (dict(peer=pr, L=L, available=False, reason='not run at the main shape (--skip-main)') if pr in a.skip_main
+                     else run(pr, b, d, L, n, a.ref_repeats if pr.endswith('-ref') else a.repeats, a.device, a.threads))
+                for pr in peers}
     sweep = {}
     for Ls in a.sweep:
         for pr in peers:
             if pr.endswith('-ref') and Ls > a.ref_max_L: continue
-            sweep[pr, Ls] = main_res[pr] if Ls == L else run(pr, b, d, Ls, n, a.repeats, a.device)
-    m = _machine()
+            reps = a.ref_repeats if pr.endswith('-ref') else a.repeats
+            sweep[pr, Ls] = main_res[pr] if Ls == L and pr not in a.skip_main else run(pr, b, d, Ls, n, reps, a.device, a.threads)
+    m = machine()
+    if a.threads: m['threads'] = a.threads
     fast = main_res['ours-fast']
     ok = lambda r: r.get('available')
     lines = [f'Selective scan, forward+backward, float32, (B={b}, D={d}, L={L}, N={n}), device `{a.device}` '
              f'({m["gpu"] or m["cpu"]}, {m["cores"]} cores, torch {m["torch"]}, {m["threads"]} threads). '
-             f'Median of {a.repeats} runs ({a.ref_repeats} for the loop references); peak memory above the inputs. '
-             f'Command: `python benchmarks/scan.py{" --device cuda" if a.device == "cuda" else ""}{" --quick" if a.quick else ""}`; '
+             f'Median of {a.repeats} runs after a warm-up ({a.ref_repeats} run(s), no warm-up, for the loop references); '
+             f'peak memory above the inputs. '
+             f'Command: `python benchmarks/scan.py{" --device cuda" if a.device == "cuda" else ""}{" --quick" if a.quick else ""}'
+             f'{" --threads " + str(a.threads) if a.threads else ""}'
+             f'{" --ref-repeats " + str(a.ref_repeats) if a.ref_repeats != 3 else ""}'
+             f'{" --ref-max-L " + str(a.ref_max_L) if a.ref_max_L != 1024 else ""}'
+             f'{" --skip-main " + " ".join(a.skip_main) if a.skip_main else ""}`; '
              f'measured {time.strftime("%Y-%m-%d")}, {time.time() - t0:.0f} s in all.', '',
              '| implementation | fwd+bwd (s) | peak memory (MB) | time / ours-fast | memory / ours-fast |',
              '|---|---:|---:|---:|---:|']
     for pr in peers:
         r = main_res[pr]
-        if not ok(r): lines.append(f'| {pr} | not available | | | |'); continue
+        if not ok(r): lines.append(f'| {pr} | {r.get("reason", "not available")} | | | |'); continue
         lines.append(f'| {pr} | {r["median_s"]:.4g} | {r["peak_mb"]:.0f} | {r["median_s"] / fast["median_s"]:.1f}× | '
                      f'{r["peak_mb"] / max(fast["peak_mb"], 1e-9):.2f}× |')
     lines += ['', f'Sweep over L (B={b}, D={d}, N={n}); fwd+bwd seconds (peak MB). The loop references run up to L={a.ref_max_L} '

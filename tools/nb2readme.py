@@ -4,7 +4,7 @@
     python tools/nb2readme.py --check  # exit 1 if README.md is not what index.ipynb renders to
 
 Markdown cells are copied; code cells become ```python blocks followed by their saved text output; cells with a
-`#| hide` directive are left out; links to sibling notebooks point into nbs/.
+`#| hide` directive are left out; links to sibling notebooks and to nbs/images/ are rewritten to point into nbs/.
 """
 import json
 import re
@@ -28,7 +28,8 @@ def render(nb_path=ROOT / 'nbs' / 'index.ipynb') -> str:
         body = '\n'.join(l for l in lines if not l.startswith('#|')).strip()
         if not body: continue
         if cell['cell_type'] == 'markdown':
-            parts.append(re.sub(r'\]\((?!https?:|/|#)([^)]+?\.ipynb)\)', r'](nbs/\1)', body))
+            body = re.sub(r'\]\((?!https?:|/|#)([^)]+?\.ipynb)\)', r'](nbs/\1)', body)   # links to lessons
+            parts.append(re.sub(r'\]\((?!https?:|/|#)(images/[^)]+)\)', r'](nbs/\1)', body))  # pictures beside them
         elif cell['cell_type'] == 'code':
             parts.append(f'```python\n{body}\n```')
             out = []
