@@ -7,7 +7,7 @@ Docs: https://vmddpm-nb.github.io/vmddpm_nb/selective_scan.html.md"""
 # %% auto #0
 __all__ = ['selective_scan_ref', 'mamba_ssm_ops', 'SelectiveScanFn', 'selective_scan']
 
-# %% ../nbs/01_selective_scan.ipynb #009d4f12
+# %% ../nbs/01_selective_scan.ipynb #e651e74b
 import math
 import sys
 import types
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from einops import repeat
 
-# %% ../nbs/01_selective_scan.ipynb #1c34fabe
+# %% ../nbs/01_selective_scan.ipynb #0e6de17c
 def _fmt(shape): return '(' + ', '.join(str(s) for s in shape) + ')'
 
 def _check_scan_args(u, delta, A, B, C, D=None, z=None, delta_bias=None):
@@ -64,7 +64,7 @@ def _check_scan_args(u, delta, A, B, C, D=None, z=None, delta_bias=None):
 
 def _compute_dtype(dtype): return torch.promote_types(dtype, torch.float32)
 
-# %% ../nbs/01_selective_scan.ipynb #74cafd98
+# %% ../nbs/01_selective_scan.ipynb #40385291
 def _per_channel(M, b, d, L):
     "B or C in any of its three forms as a (b, d, N, L) tensor; channel d reads group d // (dim/G)"
     if M.dim() == 2: return M[None, :, :, None].expand(b, d, M.shape[1], L)
@@ -104,7 +104,7 @@ def selective_scan_ref(
     y = y.to(dtype_in)
     return (y, h) if return_last_state else y
 
-# %% ../nbs/01_selective_scan.ipynb #21494762
+# %% ../nbs/01_selective_scan.ipynb #87cca9bd
 _MAMBA_OPS = []
 
 def mamba_ssm_ops():
@@ -125,7 +125,7 @@ def _load_mamba_ssm_ops():
     except Exception: return None, None
     return ref, (fn if has_kernel and torch.cuda.is_available() else None)
 
-# %% ../nbs/01_selective_scan.ipynb #303c365e
+# %% ../nbs/01_selective_scan.ipynb #b8158e33
 def _to_steps(x, g, T):
     "(b, d, L) -> (T, b, g, d//g, L//T): slab t holds step t of every chunk, contiguous"
     b, d, L = x.shape
@@ -152,7 +152,7 @@ def _bc_from_steps(dM, M):
 
 def _at(M, t): return M[t] if M.shape[0] > 1 else M[0]
 
-# %% ../nbs/01_selective_scan.ipynb #4d2d1bd3
+# %% ../nbs/01_selective_scan.ipynb #6c090d0b
 class SelectiveScanFn(torch.autograd.Function):
     "Chunked selective scan $y_l = C_l \\cdot h_l$, $h_l = e^{\\Delta_l A} h_{l-1} + \\Delta_l u_l B_l$, with a hand-written backward."
     @staticmethod
@@ -237,7 +237,7 @@ class SelectiveScanFn(torch.autograd.Function):
         dA = dA.sum((0, 3)).reshape(d, n)
         return _from_steps(ddu), _from_steps(ddelta), dA, _bc_from_steps(dB, B), _bc_from_steps(dC, C), None, None
 
-# %% ../nbs/01_selective_scan.ipynb #65b7d3e4
+# %% ../nbs/01_selective_scan.ipynb #abbe80f2
 def _chunk_size(L): return 1 if L <= 1 else 2 ** round(math.log2(math.sqrt(L)))
 
 def selective_scan(
