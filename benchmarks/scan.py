@@ -28,6 +28,7 @@ sys.path.insert(0, str(HERE))
 from _bench import machine, measure, run_worker  # noqa: E402
 
 PEERS = ['ours-ref', 'mamba-ref', 'pscan', 'ours-fast', 'mamba-cuda']
+SWEEP = [256, 512, 1024, 2048, 4096, 8192, 16384]
 
 
 def _make_fn(peer):
@@ -89,7 +90,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--worker', help=argparse.SUPPRESS)
     p.add_argument('--shape', nargs=4, type=int, metavar=('B', 'D', 'L', 'N'), default=[2, 128, 4096, 16], help='main shape')
-    p.add_argument('--sweep', nargs='*', type=int, default=[256, 512, 1024, 2048, 4096, 8192, 16384], help='L values of the sweep')
+    p.add_argument('--sweep', nargs='*', type=int, default=SWEEP, help='L values of the sweep')
     p.add_argument('--ref-max-L', type=int, default=1024, help='longest L at which the loop references run in the sweep')
     p.add_argument('--repeats', type=int, default=5, help='timed runs per measurement of the fast peers (median reported)')
     p.add_argument('--ref-repeats', type=int, default=3, help='timed runs of the loop references at the main shape')
@@ -125,6 +126,7 @@ def main():
              f'Command: `python benchmarks/scan.py{" --device cuda" if a.device == "cuda" else ""}{" --quick" if a.quick else ""}'
              f'{" --threads " + str(a.threads) if a.threads else ""}'
              f'{" --ref-repeats " + str(a.ref_repeats) if a.ref_repeats != 3 else ""}'
+             f'{" --sweep " + " ".join(map(str, a.sweep)) if a.sweep != SWEEP and not a.quick else ""}'
              f'{" --ref-max-L " + str(a.ref_max_L) if a.ref_max_L != 1024 else ""}'
              f'{" --skip-main " + " ".join(a.skip_main) if a.skip_main else ""}`; '
              f'measured {time.strftime("%Y-%m-%d")}, {time.time() - t0:.0f} s in all.', '',

@@ -11,6 +11,7 @@ __all__ = ['selective_scan_ref', 'mamba_ssm_ops', 'SelectiveScanFn', 'selective_
 import math
 import sys
 import types
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -260,7 +261,15 @@ def selective_scan(
     if backend != 'torch' and u.is_cuda:
         fn = mamba_ssm_ops()[1]
         if fn is not None:
-            return fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+            res = fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+            if not return_last_state: return res
+            y, last = res[0], res[1].detach()   # the kernel's backward ignores the state's gradient: make that explicit
+            if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias)):
+                warnings.warn("selective_scan: mamba-ssm's kernel does not backpropagate through the returned last state "
+                              "(it is detached); use backend='torch' if the loss depends on it")
+            # the kernel keeps a constant B out of its running state (it folds B into C at read-out), so the
+            # state it returns is h / B: put B back (see "On a GPU" below)
+            return y, (last * B.detach().to(last.dtype) if B.dim() == 2 else last)
     if backend == 'cuda':
         raise ValueError("backend='cuda' needs CUDA tensors and mamba-ssm's compiled kernel (pip install 'vmddpm_nb[cuda]')")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
