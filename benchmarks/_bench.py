@@ -52,3 +52,13 @@ def machine():
     except (OSError, StopIteration): pass
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     return dict(cpu=cpu, cores=os.cpu_count(), torch=torch.__version__, threads=torch.get_num_threads(), gpu=gpu)
+
+
+def write_table(lines, out, default):
+    "Join markdown `lines`, write them to `out` (or `default`), print them; return (text, path)."
+    from pathlib import Path
+    md = '\n'.join(lines) + '\n'
+    path = Path(out) if out else Path(default)
+    path.parent.mkdir(parents=True, exist_ok=True); path.write_text(md)
+    print('\n' + md + f'written to {path}')
+    return md, path

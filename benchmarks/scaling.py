@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _bench import machine, measure, run_worker  # noqa: E402
+from _bench import machine, measure, run_worker, write_table  # noqa: E402
 
 MODELS = ['VM-DDPM', 'U-Net', 'DiT']
 
@@ -111,10 +111,7 @@ def main():
         cells = [f"{res[n, s]['median_s']:.3g} ({res[n, s]['peak_mb']:.0f})" if res[n, s].get('available') else '—'
                  for s in a.sizes]
         lines.append(f"| {n} | {params[n] or 0:,} | " + ' | '.join(cells) + f' | {slopes[n]:.2f} |')
-    md = '\n'.join(lines) + '\n'
-    print('\n' + md)
-    out = Path(a.out) if a.out else HERE / 'results' / f'scaling_{a.device}{"_quick" if a.quick else ""}.md'
-    out.parent.mkdir(parents=True, exist_ok=True); out.write_text(md)
+    _, out = write_table(lines, a.out, HERE / 'results' / f'scaling_{a.device}{"_quick" if a.quick else ""}.md')
     try:
         import matplotlib; matplotlib.use('Agg')
         import matplotlib.pyplot as plt
@@ -127,7 +124,6 @@ def main():
         fig.savefig(out.with_suffix('.png'), dpi=100, bbox_inches='tight')
     except Exception as e:  # the table is the result; a missing plot is not fatal
         print(f'(no plot: {e})', file=sys.stderr)
-    print(f'written to {out}')
 
 
 if __name__ == '__main__':

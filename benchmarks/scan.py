@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _bench import machine, measure, run_worker  # noqa: E402
+from _bench import machine, measure, run_worker, write_table  # noqa: E402
 
 PEERS = ['ours-ref', 'mamba-ref', 'pscan', 'ours-fast', 'mamba-cuda']
 SWEEP = [256, 512, 1024, 2048, 4096, 8192, 16384]
@@ -148,11 +148,7 @@ def main():
         rp, rf = sweep.get(('pscan', Ls)), sweep.get(('ours-fast', Ls))
         ratio = f'{rp["median_s"] / rf["median_s"]:.1f}×' if rp and rf and ok(rp) and ok(rf) else '—'
         lines.append(f'| {Ls} | ' + ' | '.join(cells) + f' | {ratio} |')
-    md = '\n'.join(lines) + '\n'
-    print('\n' + md)
-    out = Path(a.out) if a.out else HERE / 'results' / f'scan_{a.device}{"_quick" if a.quick else ""}.md'
-    out.parent.mkdir(exist_ok=True, parents=True); out.write_text(md)
-    print(f'written to {out}')
+    write_table(lines, a.out, HERE / 'results' / f'scan_{a.device}{"_quick" if a.quick else ""}.md')
 
 
 if __name__ == '__main__':

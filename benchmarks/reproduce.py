@@ -1,0 +1,246 @@
+"""The VM-DDPM paper's comparison at a size this machine can run: VM-DDPM with and without Sequence Regeneration
+against a DDPM U-Net, matched parameter counts, equal training steps, FID against held-out real slices.
+
+    python benchmarks/reproduce.py                      # CPU default: 32x32, VM-DDPM 'tiny' (0.56 M), 600 steps (~30 min, 2 cores)
+    python benchmarks/reproduce.py --quick              # smoke run: a few steps, a few samples (a minute or two)
+    python benchmarks/reproduce.py --device cuda --size 64 --arch tiny --steps 3000 --bs 32 --n 1000
+    python benchmarks/reproduce.py --eval-only DIR      # FID for a run whose samples were made without FID weights
+
+What is held fixed across the three models: the data (nilearn's MNI152 T1 template slices, split by slabs into
+training and held-out slices, `vmddpm_nb.data.demo_brain_slices` + `split_slabs`), the batches (same seed, same
+flips), the optimiser and one-cycle schedule (fastai `fit_one_cycle`, same peak lr), the number of optimiser steps,
+the EMA, the sampler (DDIM, `--sample-steps`, `--eta`) and its seed. What differs: the network.
+  vmddpm          VM-DDPM (`--arch`), Sequence Regeneration on (a fresh scan order per call, also while sampling)
+  vmddpm-noregen  the same network, same initial weights, regeneration off (the ablation of Table II)
+  unet            MONAI's DiffusionModelUNet sized by `unet_matching` to the VM-DDPM's parameter count
+Measured: held-out L_simple on fixed (x0, t, noise) triples (EMA weights), FID of `--n` DDIM samples against the
+held-out slices and against the training slices, and, as the floor these sets allow, FID of the training slices
+against the held-out ones. The demo set is ONE template brain, ~100 training and ~30 held-out slices: FIDs from
+30 real images are a smoke test of relative quality, not comparable with the paper's 50 000-sample numbers.
+
+Writes benchmarks/results/reproduce_<device>_<size>.md (table), a picture of samples beside it, and keeps the
+checkpoints (`state_dict`s) and samples in --work (default: reproduce_runs/<device>_<size>, not in git).
+"""
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _bench import machine, write_table  # noqa: E402
+MODELS = ('vmddpm', 'vmddpm-noregen', 'unet')
+
+
+def arch_kwargs(arch):
+    "(config name, overrides) of a VM-DDPM architecture: 'demo' (the `vmddpm demo` network) or a VMDDPM_CONFIGS name."
+    from vmddpm_nb.cli import DEMO_MODEL
+    from vmddpm_nb.model import VMDDPM_CONFIGS
+    if arch == 'demo': return 'tiny', dict(DEMO_MODEL)
+    if arch in VMDDPM_CONFIGS: return arch, {}
+    raise SystemExit(f"--arch: expected 'demo' or one of {tuple(VMDDPM_CONFIGS)}, got {arch!r}")
+
+
+def build(name, arch, seed):
+    "The network `name` for VM-DDPM architecture `arch`, initialised under `seed`."
+    import torch
+    from vmddpm_nb.learner import vmddpm_model
+    from vmddpm_nb.model import vmddpm_config
+    from vmddpm_nb.baselines import unet_baseline, unet_matching
+    cfg, over = arch_kwargs(arch)
+    torch.manual_seed(seed)
+    if name == 'vmddpm': return vmddpm_model(cfg, **over, regen=True)
+    if name == 'vmddpm-noregen': return vmddpm_model(cfg, **over, regen=False)
+    if name == 'unet': return unet_baseline(**unet_matching(vmddpm_config(cfg, **over), tol=0.2)['kwargs'])   # nearest width
+    raise ValueError(name)
+
+
+def load_data(size, quick):
+    "(train, held-out) demo slices in [-1, 1]."
+    from vmddpm_nb.data import demo_brain_slices, split_slabs
+    x, z = demo_brain_slices(size, return_z=True)
+    tr, va = split_slabs(z)
+    xtr, xva = x[tr], x[va]
+    if quick: xtr, xva = xtr[::3], xva[:12]
+    return xtr, xva
+
+
+def train_one(name, a, xtr, xva, seed):
+    "Train one model; return (summary dict, EMA model, samples uint8 tensor)."
+    import torch
+    from fastai.torch_core import set_seed
+    from vmddpm_nb.data import image_dataloaders
+    from vmddpm_nb.diffusion import NoiseSchedule
+    from vmddpm_nb.learner import diffusion_learner, fixed_noise_loss, sample_images, save_checkpoint
+    set_seed(seed)
+    sched = NoiseSchedule.from_name('linear_beta', 1000)
+    dls = image_dataloaders(xtr.repeat(a.repeat, 1, 1, 1), xva, bs=a.bs, flip_lr=True, seed=seed, device=a.device)
+    per_epoch = len(dls.train)
+    epochs = max(1, math.ceil(a.steps / per_epoch))
+    model = build(name, a.arch, seed)
+    params = sum(p.numel() for p in model.parameters())
+    learn = diffusion_learner(dls, model, sched, lr=a.lr, ema_decay=a.ema, seed=seed, mixed_precision=a.mixed_precision)
+    print(f'[{name} seed {seed}] {params:,} parameters; {epochs} epochs × {per_epoch} batches of {a.bs}', flush=True)
+    t0 = time.time()
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, a.lr)
+    if a.device == 'cuda': torch.cuda.synchronize()
+    t_train = time.time() - t0
+    ema = learn.ema.ema_model if getattr(learn, 'ema', None) is not None else learn.model
+    held = fixed_noise_loss(ema, xva.to(a.device), sched, reps=4, seed=0)
+    t1 = time.time()
+    s = sample_images(ema, sched, a.n, (1, a.size, a.size), 'ddim', a.sample_steps, a.eta, seed=seed, bs=a.sample_bs,
+                      device=a.device)
+    t_sample = time.time() - t1
+    ck = save_checkpoint(learn, Path(a.work) / f'{name}_seed{seed}.pt', with_opt=False,
+                         extra=dict(benchmark='reproduce', model=name, arch=a.arch, seed=seed, size=a.size))
+    tl = [float(v[0]) for v in learn.recorder.values]
+    res = dict(model=name, seed=seed, params=params, steps=learn.diffusion.n_batches, epochs=epochs,
+               train_s=round(t_train, 1), sample_s=round(t_sample, 1), heldout_loss=held,
+               final_train_loss=tl[-1] if tl else None, checkpoint=ck.name)
+    print(f'[{name} seed {seed}] {res["steps"]} steps in {t_train:.0f} s; held-out L_simple {held:.4f}; '
+          f'{a.n} samples in {t_sample:.0f} s', flush=True)
+    return res, ((s.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def fid_table(work, xtr, xva, device):
+    "FID of every saved sample set against the held-out and the training slices, and the real-vs-real floor."
+    import torch
+    from vmddpm_nb.metrics import InceptionFeatures, ensure_fid_weights, fid_from_features, inception_stats
+    ensure_fid_weights()
+    ext = InceptionFeatures(device)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # the small-n bias is stated in the table's caption
+        s_va, s_tr = inception_stats(xva, ext), inception_stats(xtr, ext)
+        out = {'real-train vs held-out': dict(heldout=fid_from_features(s_tr, s_va), train=0.0)}
+        for f in sorted(Path(work).glob('samples_*.pt')):
+            u8 = torch.load(f, weights_only=True)
+            st = inception_stats(u8, ext)
+            out[f.stem[len('samples_'):]] = dict(heldout=fid_from_features(s_va, st), train=fid_from_features(s_tr, st))
+    return out
+
+
+def write_report(a, meta, fids, t_all):
+    "Markdown table (+ picture) from the run's meta.json and the FIDs."
+    import statistics
+    runs = meta['runs']
+    lines = [f"VM-DDPM ± Sequence Regeneration vs a DDPM U-Net on the demo brain slices ({a.size}×{a.size}), "
+             f"device `{meta['device']}` ({meta['machine']}), torch {meta['torch']}. Each model: "
+             f"{runs[0]['steps']} optimiser steps, batch {meta['bs']}, one-cycle lr {meta['lr']:g}, EMA {meta['ema']}, "
+             f"{meta['n_train']} training / {meta['n_heldout']} held-out slices (random left-right flips), VM-DDPM "
+             f"architecture `{meta['arch']}`; {meta['n']} DDIM samples ({meta['sample_steps']} steps, η = {meta['eta']:g}) "
+             f"per model; seeds {meta['seeds']}. Command: `{meta['command']}`; measured {meta['date']}, "
+             f"{t_all / 60:.0f} min in all.", '',
+             f"FID from {meta['n_heldout']} held-out real slices is a smoke test (rank-deficient covariance, one template "
+             f"brain), not comparable with the paper's numbers; the first row is the floor these real sets allow.", '',
+             '| model | params | seed | train (s) | held-out L_simple | FID vs held-out | FID vs train | sampling (s) |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|']
+    fl = fids.get('real-train vs held-out') if fids else None
+    if fl: lines.append(f"| real training slices | — | — | — | — | {fl['heldout']:.1f} | — | — |")
+    for r in runs:
+        f = (fids or {}).get(f"{r['model']}_seed{r['seed']}")
+        fs = (f"{f['heldout']:.1f}", f"{f['train']:.1f}") if f else ('not computed', 'not computed')
+        lines.append(f"| {r['model']} | {r['params']:,} | {r['seed']} | {r['train_s']:.0f} | {r['heldout_loss']:.4f} | "
+                     f"{fs[0]} | {fs[1]} | {r['sample_s']:.0f} |")
+    if len(meta['seeds']) > 1:
+        lines += ['', '| model | mean held-out L_simple | mean FID vs held-out | spread (max − min) of FID |', '|---|---:|---:|---:|']
+        for m in meta['models']:
+            rs = [r for r in runs if r['model'] == m]
+            fv = [(fids or {}).get(f"{m}_seed{r['seed']}", {}).get('heldout') for r in rs]
+            fv = [v for v in fv if v is not None]
+            lines.append(f"| {m} | {statistics.mean(r['heldout_loss'] for r in rs):.4f} | "
+                         f"{statistics.mean(fv) if fv else float('nan'):.1f} | {max(fv) - min(fv) if fv else float('nan'):.1f} |")
+    _, out = write_table(lines, a.out, HERE / 'results' / f"reproduce_{meta['device']}_{a.size}{'_quick' if a.quick else ''}.md")
+    try: _picture(Path(a.work), out.with_suffix('.png'), meta)
+    except Exception as e: print(f'(no picture: {e})', file=sys.stderr)
+
+
+def _picture(work, path, meta):
+    "Eight samples per model (first seed) beside eight held-out slices."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import torch
+    real = torch.load(work / 'heldout.pt', weights_only=True)
+    rows = [('held-out real (spread over the slabs)', real[torch.linspace(0, len(real) - 1, 8).round().long()])]
+    s0 = meta['seeds'][0]
+    rows += [(m, torch.load(work / f'samples_{m}_seed{s0}.pt', weights_only=True)) for m in meta['models']
+             if (work / f'samples_{m}_seed{s0}.pt').exists()]
+    fig, axs = plt.subplots(len(rows), 8, figsize=(8, len(rows) * 1.1))
+    for i, (name, x) in enumerate(rows):
+        for j in range(8):
+            ax = axs[i, j]; ax.axis('off')
+            if j < len(x): ax.imshow(x[j, 0].numpy(), cmap='gray', vmin=0, vmax=255)
+        axs[i, 0].set_title(name, fontsize=7, loc='left')
+    fig.savefig(path, dpi=90, bbox_inches='tight'); plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--size', type=int, default=32, help='image height = width (a multiple of 16)')
+    p.add_argument('--arch', default='tiny', help="VM-DDPM architecture: 'demo' (0.28 M) or 'tiny', 'small', 'paper128'")
+    p.add_argument('--models', nargs='*', default=list(MODELS), choices=MODELS)
+    p.add_argument('--steps', type=int, default=600, help='optimiser steps per model (rounded up to whole epochs)')
+    p.add_argument('--bs', type=int, default=16)
+    p.add_argument('--repeat', type=int, default=10, help='passes over the training slices per epoch')
+    p.add_argument('--lr', type=float, default=3e-3, help='peak lr of the one-cycle schedule')
+    p.add_argument('--ema', type=float, default=0.995)
+    p.add_argument('--mixed-precision', default=None, choices=[None, 'bf16', 'fp16'])
+    p.add_argument('--n', type=int, default=256, help='DDIM samples per model')
+    p.add_argument('--sample-steps', type=int, default=50)
+    p.add_argument('--eta', type=float, default=1.0)
+    p.add_argument('--sample-bs', type=int, default=64)
+    p.add_argument('--seeds', type=int, nargs='*', default=[0])
+    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s)')
+    p.add_argument('--fid', default='auto', choices=['auto', 'skip'], help="'skip': save samples only (then --eval-only)")
+    p.add_argument('--eval-only', default=None, metavar='WORK', help='compute FIDs and the table for a finished run')
+    p.add_argument('--work', default=None, help='folder for checkpoints and samples')
+    p.add_argument('--out', default=None, help='markdown file (default benchmarks/results/reproduce_<device>_<size>.md)')
+    p.add_argument('--quick', action='store_true')
+    a = p.parse_args(argv)
+    import torch
+    if a.threads: torch.set_num_threads(a.threads)
+    t0 = time.time()
+    if a.eval_only:
+        a.work = a.eval_only
+        meta = json.loads((Path(a.work) / 'meta.json').read_text())
+        a.size, a.quick = meta['size'], meta.get('quick', False)
+        xtr, xva = load_data(a.size, a.quick)
+        dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+        fids = fid_table(a.work, xtr, xva, dev)
+        meta['fid'] = fids; (Path(a.work) / 'meta.json').write_text(json.dumps(meta, indent=1))
+        write_report(a, meta, fids, meta['seconds'])
+        return
+    if a.size < 16 or a.size % 16: raise SystemExit(f'--size: expected a multiple of 16, got {a.size}')
+    if a.device == 'cuda' and not torch.cuda.is_available(): raise SystemExit('--device cuda: no GPU visible')
+    if a.quick: a.steps, a.n, a.repeat, a.sample_steps, a.bs = 6, 8, 1, 4, min(a.bs, 8)
+    a.work = a.work or str(Path('reproduce_runs') / f"{a.device}_{a.size}{'_quick' if a.quick else ''}")
+    work = Path(a.work); work.mkdir(parents=True, exist_ok=True)
+    xtr, xva = load_data(a.size, a.quick)
+    torch.save(((xva.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8), work / 'heldout.pt')
+    m = machine()
+    meta = dict(size=a.size, arch=a.arch, models=a.models, seeds=a.seeds, bs=a.bs, lr=a.lr, ema=a.ema, n=a.n,
+                sample_steps=a.sample_steps, eta=a.eta, repeat=a.repeat, quick=a.quick, device=a.device,
+                n_train=len(xtr), n_heldout=len(xva), torch=torch.__version__, machine=f"{m['gpu'] or m['cpu']}, {m['cores']} cores, {m['threads']} threads",
+                command='python benchmarks/reproduce.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
+                date=time.strftime('%Y-%m-%d'), runs=[])
+    for seed in a.seeds:
+        for name in a.models:
+            r, u8 = train_one(name, a, xtr, xva, seed)
+            torch.save(u8, work / f'samples_{name}_seed{seed}.pt')
+            meta['runs'].append(r)
+            (work / 'meta.json').write_text(json.dumps(meta, indent=1))
+    meta['seconds'] = time.time() - t0
+    fids = None
+    if a.fid == 'auto':
+        try: fids = fid_table(work, xtr, xva, a.device)
+        except Exception as e: print(f'FID not computed here ({type(e).__name__}: {e}); run --eval-only {work}', file=sys.stderr)
+    meta['fid'] = fids
+    (work / 'meta.json').write_text(json.dumps(meta, indent=1))
+    write_report(a, meta, fids, time.time() - t0)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,66 @@
+"""Each benchmark script runs from a fresh clone: its `--quick` smoke run finishes and writes a table whose cells are
+the numbers it promises (not the timings themselves: those belong to the full runs on a quiet machine)."""
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script, *args, tmp):
+    out = tmp / f'{script}.md'
+    r = subprocess.run([sys.executable, str(ROOT / 'benchmarks' / f'{script}.py'), '--quick', '--out', str(out), *args],
+                       cwd=tmp, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f'{script}.py --quick failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}'
+    return out.read_text()
+
+
+def rows(md):
+    "Table rows of a markdown text as {first cell: [other cells]}."
+    return {c[0]: c[1:] for c in ([x.strip() for x in l.strip().strip('|').split('|')] for l in md.splitlines()
+                                  if l.startswith('|') and not l.startswith('|---'))}
+
+
+def num(cell):
+    "The leading number of a cell ('0.31 (164)' -> 0.31, '1,234' -> 1234)."
+    m = re.match(r'-?[\d,]*\.?\d+(e-?\d+)?', cell.replace('×', ''))
+    assert m, f'not a number: {cell!r}'
+    return float(m.group(0).replace(',', ''))
+
+
+def test_scan_quick(tmp_path):
+    t = rows(run('scan', '--threads', '1', tmp=tmp_path))
+    for peer in ('ours-ref', 'ours-fast'):
+        assert num(t[peer][0]) > 0 and num(t[peer][1]) >= 0, t[peer]
+    assert t['ours-fast'][2] == '1.0×'
+    assert {'128', '256', '512'} <= set(t), 'the L sweep is missing'
+
+
+def test_scaling_quick(tmp_path):
+    t = rows(run('scaling', tmp=tmp_path))
+    for m in ('VM-DDPM', 'U-Net', 'DiT'):
+        assert num(t[m][0]) > 1e4, f'{m}: parameter count {t[m][0]}'
+        assert all(num(c) > 0 for c in t[m][1:4]), t[m]
+        assert math.isfinite(num(t[m][4])), f'{m}: slope {t[m][4]}'
+    p = [num(t[m][0]) for m in ('VM-DDPM', 'U-Net', 'DiT')]
+    assert max(p) / min(p) < 1.25, f'parameter counts not matched: {p}'
+
+
+def test_sampling_quick(tmp_path):
+    md = run('sampling', tmp=tmp_path)
+    t = rows(md)
+    assert num(t['DDPM 40'][1]) > 0 and num(t['DDIM 10'][1]) > 0
+    assert num(t['DDIM 10'][2]) > 1, 'DDIM with 10 steps should beat DDPM with 40'
+    assert all(num(t[k][3]) > 0 for k in ('DDPM 40', 'DDIM 10')), 'FID missing'
+
+
+def test_reproduce_quick(tmp_path):
+    t = rows(run('reproduce', '--work', str(tmp_path / 'work'), tmp=tmp_path))
+    for m in ('vmddpm', 'vmddpm-noregen', 'unet'):
+        r = t[m]
+        assert num(r[0]) > 1e4 and math.isfinite(num(r[3])), r
+        assert num(r[4]) > 0 and num(r[5]) > 0, f'{m}: FID not computed: {r}'
+    assert t['vmddpm'][0] == t['vmddpm-noregen'][0], 'the ablation must keep the network'
+    assert num(t['real training slices'][4]) > 0
