@@ -186,7 +186,7 @@ def main(argv=None):
     p.add_argument('--repeat', type=int, default=10, help='passes over the training slices per epoch')
     p.add_argument('--lr', type=float, default=3e-3, help='peak lr of the one-cycle schedule')
     p.add_argument('--ema', type=float, default=0.995)
-    p.add_argument('--mixed-precision', default=None, choices=[None, 'bf16', 'fp16'])
+    p.add_argument('--mixed-precision', default=None, choices=['bf16', 'fp16'], help='default: float32')
     p.add_argument('--n', type=int, default=256, help='DDIM samples per model')
     p.add_argument('--sample-steps', type=int, default=50)
     p.add_argument('--eta', type=float, default=1.0)
