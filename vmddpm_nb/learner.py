@@ -116,6 +116,7 @@ class DiffusionCallback(Callback):
         self._saved_rng = None
 
     def before_batch(self):
+        "Replace the batch `(x0,)` by the input `(x_t, t)` and the target `(ε,)`, t and ε drawn from the training generator, or from the fixed validation stream."
         if len(self.xb) != 1:
             raise ValueError(f"batch: DiffusionCallback expects batches of clean images (x0,), got {len(self.xb)} inputs")
         x0 = self.xb[0]
