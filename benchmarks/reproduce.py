@@ -113,7 +113,7 @@ def fid_table(work, xtr, xva, device):
     ext = InceptionFeatures(device)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')   # the small-n bias is stated in the table's caption
-        s_va, s_tr = inception_stats(xva, ext), inception_stats(xtr, ext)
+        s_va, s_tr = inception_stats(xva, ext, value_range=(-1, 1)), inception_stats(xtr, ext, value_range=(-1, 1))
         out = {'real-train vs held-out': dict(heldout=fid_from_features(s_tr, s_va), train=0.0)}
         for f in sorted(Path(work).glob('samples_*.pt')):
             u8 = torch.load(f, weights_only=True)

@@ -86,9 +86,9 @@ def main(argv=None):
         ext = InceptionFeatures(a.device)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # the small-n bias is stated in the caption
-            s_va = inception_stats(xva, ext)
-            floor = fid_from_features(inception_stats(xtr, ext), s_va)
-            for r in rows: r['fid'] = fid_from_features(s_va, inception_stats(r['samples'], ext))
+            s_va = inception_stats(xva, ext, value_range=(-1, 1))
+            floor = fid_from_features(inception_stats(xtr, ext, value_range=(-1, 1)), s_va)
+            for r in rows: r['fid'] = fid_from_features(s_va, inception_stats(r['samples'], ext, value_range=(-1, 1)))
     m = machine()
     if a.threads: m['threads'] = a.threads
     ref = next((r for r in rows if r['sampler'] == 'ddpm'), rows[0])

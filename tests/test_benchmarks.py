@@ -67,3 +67,22 @@ def test_reproduce_quick(tmp_path):
         assert num(r[4]) > 0 and num(r[5]) > 0, f'{m}: FID not computed: {r}'
     assert t['vmddpm'][0] == t['vmddpm-noregen'][0], 'the ablation must keep the network'
     assert num(t['real training slices'][4]) > 0
+
+
+def test_diffma_scaling_quick(tmp_path):
+    md = run('diffma_scaling', '--threads', '1', tmp=tmp_path)
+    t = rows(md)
+    models = ('DiffMa', 'ViM', 'ZigMa', 'DiT')
+    tol = float(re.search(r'matched within ±(\d+)%', md).group(1)) / 100   # the tolerance the table states
+    assert tol <= 0.15, f'the stated tolerance is looser than 15 %: {tol}'
+    p = {m: num(t[m][0]) for m in models}
+    for m in models:
+        r = t[m]
+        assert p[m] > 1e5, f'{m}: parameter count {r[0]}'
+        assert abs(p[m] / p['DiffMa'] - 1) <= tol, f'{m}: {p[m]:,.0f} parameters vs DiffMa {p["DiffMa"]:,.0f}'
+        assert abs(num(r[1]) - p[m] / p['DiffMa']) <= 0.0011, f'{m}: ratio column {r[1]} vs the counts'   # its arithmetic
+        assert num(r[2]) >= 1 and num(r[3]) >= 1, f'{m}: depth/width {r[2:4]}'
+        assert len(r) == 8, f'{m}: expected 3 sizes and a slope, got {r}'
+        assert all(num(c) > 0 for c in r[4:7]), f'{m}: time cells {r[4:7]}'
+        assert math.isfinite(num(r[7])), f'{m}: slope {r[7]}'
+    assert num(t['ViM'][2]) > num(t['DiffMa'][2]), 'a single-Mamba block has fewer parameters: it needs more blocks'

