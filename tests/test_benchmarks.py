@@ -37,6 +37,11 @@ def test_scan_quick(tmp_path):
     ratio = num(t['ours-ref'][0]) / num(t['ours-fast'][0])   # the table's arithmetic, from its own time cells
     assert abs(num(t['ours-ref'][2]) - ratio) <= 0.05 * ratio + 0.06, (t['ours-ref'], ratio)
     assert {'128', '256', '512'} <= set(t), 'the L sweep is missing'
+    for peer in ('ours-fast', 'ours-numba'):                 # forward-alone column and its ratio
+        if num(t[peer][0]) > 0 if peer == 'ours-fast' else 'not available' not in t[peer][0]:
+            assert num(t[peer][4]) > 0 and abs(num(t[peer][5]) - num(t[peer][4]) / num(t['ours-fast'][4])) <= 0.01 + 0.05 * num(t[peer][5])
+    shapes = [k for k in t if k.startswith('(')]
+    assert len(shapes) >= 2 and all(num(t[k][0]) > 0 for k in shapes), 'the model-shapes table is missing'
 
 
 def test_scaling_quick(tmp_path):
