@@ -272,3 +272,28 @@ def test_pictures_beside_nifti_are_named(tmp_path, capsys):
     items, kind = cli.data_items(data)
     out, err = capsys.readouterr()
     assert kind == 'nifti' and 'img00.png' in out + err and 'ignored' in out + err
+
+
+def test_evaluate_names_ignored_files(tmp_path, capsys):
+    "`vmddpm evaluate` reads only pictures (or NIfTI) from --real and --samples: anything else it leaves out is named, with its flag."
+    import nibabel as nib
+    real, samples = make_pngs(tmp_path / 'real', n=3), make_pngs(tmp_path / 'samples', n=3)
+    (real / 'labels.csv').write_text('id,label\n')
+    (samples / 'sampling_log.txt').write_text('seed 0\n')
+    capsys.readouterr()
+    kind, files = cli._real_source(real)
+    assert kind == 'pictures' and len(files) == 3
+    out = capsys.readouterr().out
+    assert 'note: --real: ignored 1 file' in out and 'labels.csv' in out, out
+    assert len(cli._sample_files(samples)) == 3
+    out = capsys.readouterr().out
+    assert 'note: --samples: ignored 1 file' in out and 'sampling_log.txt' in out, out
+    # a NIfTI folder given as --real: pictures beside the volumes are named under --real, not --data
+    mixed = make_pngs(tmp_path / 'mixed', n=1)
+    zz, yy, xx = np.mgrid[:16, :16, :6]
+    vol = (((zz - 8) / 6) ** 2 + ((yy - 8) / 6) ** 2 < 1) * 100.
+    nib.save(nib.Nifti1Image(vol.astype(np.float32), np.eye(4)), str(mixed / 'v.nii.gz'))
+    capsys.readouterr()
+    assert cli._real_source(mixed)[0] == 'nifti'
+    out = capsys.readouterr().out
+    assert 'note: --real: ignored 1 file' in out and '--data' not in out, out

@@ -385,30 +385,37 @@ def _demo(out, size, epochs, repeat, bs, lr, ema, steps, eta, n, seed, max_minut
     return summary
 
 # %% ../nbs/20_cli.ipynb #627f234d
+def _note_ignored(p, files, keep, flag, what):
+    "Print which of `files` (under folder `p`) a command leaves out because they fail `keep`, naming the option `flag`."
+    ignored = [f for f in files if not keep(f)]
+    if ignored:
+        print(f"note: {flag}: ignored {len(ignored)} file{'s' if len(ignored) > 1 else ''} beside the {what}: {_names(ignored, p)}")
+
+def _visible_files(p):
+    "Files under folder `p`, sub-folders included, hidden ones (any part starting with '.') left out, sorted."
+    return sorted(f for f in Path(p).rglob('*') if f.is_file() and not any(s.startswith('.') for s in f.relative_to(p).parts))
+
 def _names(files, root, k=5):
     "A short list of file names for a message: the first `k`, relative to `root`, and how many more."
     rel = [str(f.relative_to(root)) if root in f.parents else f.name for f in files]
     return ', '.join(rel[:k]) + (f' and {len(rel) - k} more' if len(rel) > k else '')
 
-def _list_data(path, check=True):
-    "(items, kind, skipped files) at `path`; says which files it ignored and which unreadable ones it skipped."
+def _list_data(path, check=True, flag='--data'):
+    "(items, kind, skipped files) at `path`; says which files it ignored and which unreadable ones it skipped (naming `flag`)."
     from vmddpm_nb.data import image_items, nifti_items, read_image, NIFTI_EXTS, IMAGE_EXTS
     p = Path(path)
     is_nii = lambda f: f.name.lower().endswith(NIFTI_EXTS)
     is_pic = lambda f: f.name.lower().endswith(IMAGE_EXTS)
-    if not p.exists(): raise FileNotFoundError(f"--data: {p} does not exist")
+    if not p.exists(): raise FileNotFoundError(f"{flag}: {p} does not exist")
     if p.is_file():
-        if not is_nii(p): raise ValueError(f"--data: {p} is a file but not a NIfTI volume (.nii, .nii.gz); give the folder holding the pictures")
+        if not is_nii(p): raise ValueError(f"{flag}: {p} is a file but not a NIfTI volume (.nii, .nii.gz); give the folder holding the pictures")
         files, kind, keep = [p], 'nifti', is_nii
     else:
-        files = sorted(f for f in p.rglob('*') if f.is_file() and not any(s.startswith('.') for s in f.relative_to(p).parts))
+        files = _visible_files(p)
         kind = 'nifti' if any(map(is_nii, files)) else 'images' if any(map(is_pic, files)) else None
-        if kind is None: raise FileNotFoundError(f"--data: {p} holds no PNG/JPEG/BMP/TIFF pictures and no NIfTI volumes (sub-folders included)")
+        if kind is None: raise FileNotFoundError(f"{flag}: {p} holds no PNG/JPEG/BMP/TIFF pictures and no NIfTI volumes (sub-folders included)")
         keep = is_nii if kind == 'nifti' else is_pic
-        ignored = [f for f in files if not keep(f)]
-        if ignored:
-            what = 'NIfTI volumes' if kind == 'nifti' else 'pictures (PNG/JPEG/BMP/TIFF)'
-            print(f"note: --data: ignored {len(ignored)} file{'s' if len(ignored) > 1 else ''} beside the {what}: {_names(ignored, p)}")
+        _note_ignored(p, files, keep, flag, 'NIfTI volumes' if kind == 'nifti' else 'pictures (PNG/JPEG/BMP/TIFF)')
     skipped = []
     if kind == 'nifti':
         with warnings.catch_warnings(record=True) as w:
@@ -417,7 +424,7 @@ def _list_data(path, check=True):
         for m in w:
             msg = str(m.message)
             if msg.startswith('skipping '):
-                print(f"warning: --data: {msg.splitlines()[0]}"); skipped.append(msg.split(': ')[0][len('skipping '):])
+                print(f"warning: {flag}: {msg.splitlines()[0]}"); skipped.append(msg.split(': ')[0][len('skipping '):])
     else:
         items = image_items(p, patterns=tuple('*' + e for e in IMAGE_EXTS))
         if check:                     # read every picture once now, not when a loader meets it halfway through an epoch
@@ -607,11 +614,12 @@ def _real_source(real):
     p = Path(real)
     if not p.exists(): raise FileNotFoundError(f"--real: {p} does not exist")
     if p.is_file():
-        if p.name.lower().endswith(NIFTI_EXTS): return 'nifti', data_items(p)[0]
+        if p.name.lower().endswith(NIFTI_EXTS): return 'nifti', _list_data(p, flag='--real')[0]
         raise ValueError(f"--real: {p} is a file; expected a folder of PNG/JPEG pictures or NIfTI volumes")
-    if any(f.name.lower().endswith(NIFTI_EXTS) for f in p.rglob('*') if f.is_file()): return 'nifti', data_items(p)[0]
+    if any(f.name.lower().endswith(NIFTI_EXTS) for f in p.rglob('*') if f.is_file()): return 'nifti', _list_data(p, flag='--real')[0]
     files = _pictures(p)
     if not files: raise FileNotFoundError(f"--real: {p} holds no PNG/JPEG/BMP/TIFF pictures and no NIfTI volumes (sub-folders included)")
+    _note_ignored(p, _visible_files(p), set(files).__contains__, '--real', 'pictures (PNG/JPEG/BMP/TIFF)')
     return 'pictures', files
 
 def _sample_files(samples):
@@ -620,6 +628,7 @@ def _sample_files(samples):
     if not p.is_dir(): raise ValueError(f"--samples: {p} is not a folder")
     files = _pictures(p)
     if not files: raise FileNotFoundError(f"--samples: {p} holds no PNG/JPEG/BMP/TIFF pictures (sub-folders included)")
+    _note_ignored(p, _visible_files(p), set(files).__contains__, '--samples', 'pictures (PNG/JPEG/BMP/TIFF)')
     return files
 
 def _read01(path, size=None):
