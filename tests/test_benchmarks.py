@@ -91,3 +91,13 @@ def test_diffma_scaling_quick(tmp_path):
         assert all(num(c) > 0 for c in r[4:7]), f'{m}: time cells {r[4:7]}'
         assert math.isfinite(num(r[7])), f'{m}: slope {r[7]}'
     assert num(t['ViM'][2]) > num(t['DiffMa'][2]), 'a single-Mamba block has fewer parameters: it needs more blocks'
+
+
+def test_train_step_quick(tmp_path):
+    t = rows(run('train_step', tmp=tmp_path))
+    for m in ('VM-DDPM tiny, SSM at all 4 stages', 'DiffMa tiny'):
+        params, layers, chunked, compiled, speedup = t[m]
+        assert num(params) > 1e4 and num(chunked) > 0 and num(compiled) > 0, t[m]
+        ratio = num(chunked) / num(compiled)                  # the table's arithmetic, from its own time cells
+        assert abs(num(speedup) - ratio) <= 0.05 * ratio + 0.06, (t[m], ratio)
+    assert num(t['DiffMa tiny'][1]) == 2 * 4, 'DiffMa tiny: 4 blocks of two Mambas each must all be switched'
