@@ -142,7 +142,7 @@ class Mamba(nn.Module):
                  dt_init_floor:float=1e-4, # initial Δ is at least this
                  conv_bias:bool=True, # bias in the depthwise conv
                  bias:bool=False, # bias in in_proj and out_proj
-                 scan_backend:str='auto', # `selective_scan` backend: 'auto', 'torch' or 'cuda'
+                 scan_backend:str='auto', # `selective_scan` backend: 'auto', 'torch', 'numba', 'triton' or 'cuda'
                  conv_backend:str='auto', # `causal_conv1d` backend: 'auto', 'torch' or 'cuda'
                  layer_idx:int|None=None, # position in a stack (kept for mamba-ssm compatibility; unused)
                  device=None, # device of the parameters
@@ -157,8 +157,8 @@ class Mamba(nn.Module):
         _check_pos_int('dt_rank', dt_rank)
         if dt_init not in ('random', 'constant'): raise ValueError(f"`dt_init` must be 'random' or 'constant', got {dt_init!r}")
         if not dt_scale > 0: raise ValueError(f"`dt_scale` must be > 0, got {dt_scale!r}")
-        if scan_backend not in ('auto', 'torch', 'cuda'):
-            raise ValueError(f"`scan_backend` must be 'auto', 'torch' or 'cuda', got {scan_backend!r}")
+        if scan_backend not in ('auto', 'torch', 'numba', 'triton', 'cuda'):
+            raise ValueError(f"`scan_backend` must be 'auto', 'torch', 'numba', 'triton' or 'cuda', got {scan_backend!r}")
         if conv_backend not in ('auto', 'torch', 'cuda'):
             raise ValueError(f"`conv_backend` must be 'auto', 'torch' or 'cuda', got {conv_backend!r}")
         self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand

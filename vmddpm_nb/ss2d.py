@@ -46,7 +46,7 @@ class SS2D(nn.Module):
                  dt_min:float=1e-3, # smallest initial step size Δ
                  dt_max:float=0.1, # largest initial step size Δ
                  dt_init_floor:float=1e-4, # initial Δ is at least this
-                 scan_backend:str='auto', # `selective_scan` backend: 'auto', 'torch' (chunked), 'numba' (compiled, CPU) or 'cuda'
+                 scan_backend:str='auto', # `selective_scan` backend: 'auto', 'torch' (chunked), 'numba' (CPU), 'triton' (GPU) or 'cuda'
                  dropout:float=0., # dropout after the output projection
                  conv_bias:bool=True, # bias in the depthwise conv
                  bias:bool=False, # bias in the input and output projections
@@ -65,8 +65,8 @@ class SS2D(nn.Module):
         routes = tuple(routes)
         make_paths(routes, 2, 3)                                    # validates the names (ValueError if unknown)
         _check_regen_eval(regen_eval)
-        if scan_backend not in ('auto', 'torch', 'numba', 'cuda'):
-            raise ValueError(f"scan_backend: expected 'auto', 'torch', 'numba' or 'cuda', got {scan_backend!r}")
+        if scan_backend not in ('auto', 'torch', 'numba', 'triton', 'cuda'):
+            raise ValueError(f"scan_backend: expected 'auto', 'torch', 'numba', 'triton' or 'cuda', got {scan_backend!r}")
         K, N, R = len(routes), d_state, dt_rank
         self.d_model, self.d_state, self.d_inner, self.dt_rank, self.routes, self.K = d_model, N, d_inner, R, routes, K
         self.regen, self.regen_eval, self.regen_seed = bool(regen), regen_eval, regen_seed
