@@ -405,6 +405,10 @@ def numba_kernels():
     try: import numba, numba.extending
     except ImportError:
         raise ImportError("backend='numba' needs the numba package: pip install 'vmddpm_nb[fast]' (or pip install numba)") from None
+    # numba's own thread pool, not OpenMP: its OpenMP layer resets the OpenMP thread count torch's CPU kernels use,
+    # so torch ops ran with another number of threads after the first scan, and two training runs that should agree
+    # bit for bit (stopped + resumed vs uninterrupted) differed by 6e-8 (tests/test_cli_faults.py found it)
+    if numba.config.THREADING_LAYER == 'default': numba.config.THREADING_LAYER = 'workqueue'
     e32, e64 = (numba.njit(fastmath={'contract'}, cache=True)(f) for f in (_exp_f32, _exp_f64))
     numba.extending.overload(_fexp)(lambda x: (lambda x: e32(x)) if x == numba.float32 else (lambda x: e64(x)))
     def compile_(f):   # the same function, its `_prange` now numba's
