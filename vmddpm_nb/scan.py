@@ -479,17 +479,21 @@ class NumbaScanFn(torch.autograd.Function):
             gl.numpy(), ddl.numpy(), ddu.numpy(), dA.numpy(), dBv.numpy(), dBc.numpy(), dCv.numpy(), dCc.numpy())
         return (ddu.transpose(1, 2), ddl.transpose(1, 2), dA.sum(0).t(), _bc_out(dBv, dBc, B), _bc_out(dCv, dCc, C), None)
 
-def _numba_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, groups):
-    "`selective_scan` with backend='numba' (arguments already checked)"
+def _fused_scan(Fn, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, groups):
+    "`selective_scan` through a fused autograd Function `Fn` (numba or Triton), with Δ's bias and softplus, D and z in ordinary autograd around it (arguments already checked)"
     dtype_in, cd = u.dtype, _compute_dtype(u.dtype)
     uc, dc = u.to(cd), delta.to(cd)
     if delta_bias is not None: dc = dc + delta_bias.to(cd)[:, None]
     if delta_softplus: dc = F.softplus(dc)
-    y, last = NumbaScanFn.apply(dc * uc, dc, A.to(cd), B.to(cd), C.to(cd), groups)
+    y, last = Fn.apply(dc * uc, dc, A.to(cd), B.to(cd), C.to(cd), groups)
     if D is not None: y = y + D.to(cd)[:, None] * uc
     if z is not None: y = y * F.silu(z.to(cd))
     y = y.to(dtype_in)
     return (y, last) if return_last_state else y
+
+def _numba_scan(*args):
+    "`selective_scan` with backend='numba' (arguments already checked)"
+    return _fused_scan(NumbaScanFn, *args)
 
 # %% ../nbs/01_selective_scan.ipynb #3e79c920
 # Triton reads `tl.constexpr` in a signature as "known when compiling". Until `triton_kernels` hands the functions the
@@ -679,15 +683,7 @@ class TritonScanFn(torch.autograd.Function):
                            VB=vB, VC=vC, N=n, BLOCK_D=bd, BLOCK_N=bn, K=_TK)
         return (ddu, ddl, dA.sum(0), _bc_out(dBv, dBc.transpose(1, 2), B), _bc_out(dCv, dCc.transpose(1, 2), C), None)
 
-def _triton_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, groups):
-    "`selective_scan` with backend='triton' (arguments already checked)"
-    dtype_in, cd = u.dtype, _compute_dtype(u.dtype)
-    uc, dc = u.to(cd), delta.to(cd)
-    if delta_bias is not None: dc = dc + delta_bias.to(cd)[:, None]
-    if delta_softplus: dc = F.softplus(dc)
-    y, last = TritonScanFn.apply(dc * uc, dc, A.to(cd), B.to(cd), C.to(cd), groups)
-    if D is not None: y = y + D.to(cd)[:, None] * uc
-    if z is not None: y = y * F.silu(z.to(cd))
-    y = y.to(dtype_in)
-    return (y, last) if return_last_state else y
+def _triton_scan(*args):
+    "`selective_scan` with backend='triton' (arguments already checked): `_fused_scan` around `TritonScanFn`"
+    return _fused_scan(TritonScanFn, *args)
 
