@@ -1,4 +1,4 @@
-"""Fréchet Inception Distance through pytorch-fid with streamed statistics and offline weights, SSIM/PSNR/MSE with an explicit data range, channels and body mask, and the VM-DDPM paper's Turing-test tables (its "Precision", "Recall" and Fisher's exact test) recomputed from their counts.
+"""Fréchet Inception Distance through pytorch-fid with streamed statistics and offline weights, SSIM/PSNR/MSE with an explicit data range, channels and body mask, CT → MRI translation metrics in DiffMa's 8-bit and SynthRAD2023's intensity conventions, and the VM-DDPM paper's Turing-test tables (its "Precision", "Recall" and Fisher's exact test) recomputed from their counts.
 
 Docs: https://vmddpm-nb.github.io/vmddpm_nb/metrics.html.md"""
 
@@ -8,7 +8,8 @@ Docs: https://vmddpm-nb.github.io/vmddpm_nb/metrics.html.md"""
 __all__ = ['FID_WEIGHTS_URL', 'FID_WEIGHTS_FILE', 'IMAGE_EXTENSIONS', 'fid_weights_path', 'convert_fid_helper_weights',
            'load_fid_weights', 'fid_inception_network', 'ensure_fid_weights', 'to_inception_input', 'InceptionFeatures',
            'FeatureStats', 'frechet_distance', 'fid_from_features', 'inception_stats', 'fid', 'mse', 'psnr', 'ssim',
-           'ImageScores', 'image_metrics', 'TuringTest', 'turing_test_stats']
+           'ImageScores', 'image_metrics', 'TranslationScores', 'translation_metrics', 'TuringTest',
+           'turing_test_stats']
 
 # %% ../nbs/09_metrics.ipynb #f249efe4
 import hashlib
@@ -605,6 +606,76 @@ def image_metrics(pred:Tensor, # (B, C, H, W) generated images in `value_range`
     "MSE, PSNR and SSIM of paired images (e.g. DiffMa's synthetic vs real MR), per image."
     return ImageScores(mse(pred, target, mask, value_range=value_range), psnr(pred, target, mask, value_range=value_range),
                        ssim(pred, target, mask, value_range=value_range))
+
+# %% ../nbs/09_metrics.ipynb #62ed75e3
+_TM_CONVENTIONS = ('uint8', 'intensity')
+_TM_METRICS = ('ssim', 'psnr', 'mse', 'mae')
+
+def _mae(p, t, m):
+    "Mean absolute error per image over channels and (masked) pixels, on the scale of `p` and `t`."
+    d = (p - t).abs()
+    if m is None: return d.mean((1, 2, 3))
+    return (d * m).sum((1, 2, 3)) / (m.sum((1, 2, 3)) * p.shape[1])
+
+def _to_8bit_levels(u):
+    "[0, 1] images → the 8-bit levels k/255 that torchvision's `save_image` writes: k = floor(255·u + 0.5), clipped to 0..255."
+    return (255 * u + 0.5).floor().clamp(0, 255) / 255
+
+@dataclass
+class TranslationScores:
+    "Paired-image scores of `translation_metrics`: per image and batch means, by convention, region and metric."
+    per_image:dict # per_image[convention][region][metric]: (B,) float64 CPU tensor; convention 'uint8'/'intensity', region 'whole'/'mask', metric 'ssim'/'psnr'/'mse'/'mae'
+    mean:dict # the same nesting with Python floats: means over the batch (PSNR: mean of per-image dB; inf if a pair is identical)
+    units:dict # convention -> how its numbers are computed (scale, peak, SSIM data range)
+
+    def flat(self)->dict: # {'uint8/whole/ssim': float, ...}: the batch means under flat keys, for JSON/CSV
+        "The batch means as a flat dict with keys `convention/region/metric`."
+        return {f'{c}/{r}/{k}': v for c, rs in self.mean.items() for r, ks in rs.items() for k, v in ks.items()}
+
+    def table(self,
+              decimals:int=4, # rounding of the numbers
+             ): # pandas DataFrame: rows (convention, region), columns ssim, psnr, mse, mae
+        "The batch means as a table, one row per convention and region."
+        import pandas as pd
+        rows = {(c, r): ks for c, rs in self.mean.items() for r, ks in rs.items()}
+        return pd.DataFrame.from_dict(rows, orient='index')[list(_TM_METRICS)].round(decimals)
+
+def translation_metrics(pred:Tensor, # (B, C, H, W) synthetic images (e.g. DiffMa's MRI) in `value_range`
+                        target:Tensor, # (B, C, H, W) real images of the same slices, in `value_range`
+                        mask:Tensor|None=None, # binary body mask, (B or 1, 1, H, W) or (H, W); None: whole image only
+                        convention:str='both', # 'uint8', 'intensity' or 'both'
+                        value_range:tuple=(-1, 1), # the images' range (the model's [-1, 1]); values slightly outside are clipped
+                        win_size:int=11, # SSIM Gaussian window size (odd, <= H and W)
+                        kernel_sigma:float=1.5, # SSIM Gaussian window standard deviation
+                       )->TranslationScores: # `.per_image[convention][region][metric]` (B,) tensors, `.mean` floats, `.flat()`, `.table()`
+    "SSIM, PSNR, MSE and MAE of synthetic vs real images, whole and inside `mask`, on 8-bit levels ('uint8') and/or intensities ('intensity')."
+    if not isinstance(convention, str) or convention not in ('both',) + _TM_CONVENTIONS:
+        raise ValueError(f"convention: expected 'uint8', 'intensity' or 'both', got {convention!r}")
+    p, t, m = _check_pair(pred, target, value_range, mask)       # checked, clipped, rescaled to [0, 1]; mask (B, 1, H, W)
+    lo, hi = _check_value_range(value_range)
+    convs = _TM_CONVENTIONS if convention == 'both' else (convention,)
+    scale = {'uint8': 255.0, 'intensity': hi - lo}                # [0, 1] units → the convention's units
+    units = {'uint8': 'value_range mapped to 8-bit levels floor(255·u + 0.5); MSE, MAE in levels; PSNR peak 255; '
+                      'SSIM data range 255',
+             'intensity': f'values in {(lo, hi)}, clipped; MSE, MAE in these units; PSNR peak {hi - lo:g}; '
+                          f'SSIM on values - low (so >= 0), data range {hi - lo:g}'}
+    per_image = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                              # the range warnings were given once, above
+        for c in convs:
+            a, b = (_to_8bit_levels(p), _to_8bit_levels(t)) if c == 'uint8' else (p, t)
+            s, vr = scale[c], dict(value_range=(0, 1))
+            per_image[c] = {}
+            for r, mm in ({'whole': None} if m is None else {'whole': None, 'mask': m}).items():
+                fa, fb = (a, b) if mm is None else (a * mm, b * mm)  # SSIM in the mask: range minimum outside it
+                per_image[c][r] = {'ssim': ssim(fa, fb, mm, win_size=win_size, kernel_sigma=kernel_sigma, **vr),
+                                   'psnr': psnr(a, b, mm, **vr),
+                                   'mse': mse(a, b, mm, **vr) * s ** 2,
+                                   'mae': _mae(a, b, mm) * s}
+    per_image = {c: {r: {k: v.detach().double().cpu() for k, v in ks.items()} for r, ks in rs.items()}
+                 for c, rs in per_image.items()}
+    mean = {c: {r: {k: v.mean().item() for k, v in ks.items()} for r, ks in rs.items()} for c, rs in per_image.items()}
+    return TranslationScores(per_image, mean, {c: units[c] for c in convs})
 
 # %% ../nbs/09_metrics.ipynb #06c46f39
 def _count(v, name):
