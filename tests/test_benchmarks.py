@@ -101,3 +101,42 @@ def test_train_step_quick(tmp_path):
         ratio = num(chunked) / num(compiled)                  # the table's arithmetic, from its own time cells
         assert abs(num(speedup) - ratio) <= 0.05 * ratio + 0.06, (t[m], ratio)
     assert num(t['DiffMa tiny'][1]) == 2 * 4, 'DiffMa tiny: 4 blocks of two Mambas each must all be switched'
+
+
+def test_translate_quick(tmp_path):
+    import json
+    md = run('translate', '--threads', '1', '--seeds', '2', tmp=tmp_path)
+    t = rows(md)
+    res = json.loads((tmp_path / 'translate.json').read_text())
+    assert 'Command: `python benchmarks/translate.py --quick' in md
+    assert (tmp_path / 'translate_32_quick_shared.pt').is_file(), 'the shared autoencoder/embedder cache is missing'
+    variants = ('DiffMa', 'ZigMa', 'ViM', 'VMamba', 'UNet', 'DiffMa-nomask', 'DiffMa-released', 'DiffMa-raster')
+    tol = float(re.search(r'within ±(\d+)%', md).group(1)) / 100          # the tolerance the table states
+    assert tol <= 0.15, f'the stated tolerance is looser than 15 %: {tol}'
+    p = {m: num(t[m][0]) for m in variants}
+    for m in variants:
+        r = t[m]
+        assert len(r) == 11, f'{m}: expected 11 cells after the name, got {r}'
+        assert p[m] > 1e4 and p[m] == res['models'][m]['params'], f'{m}: parameter count {r[0]}'
+        assert abs(num(r[1]) - p[m] / p['DiffMa']) <= 0.0011, f'{m}: ratio column {r[1]} vs the counts'   # its arithmetic
+        if m != 'UNet' or 'outside' not in r[0]:
+            assert abs(p[m] / p['DiffMa'] - 1) <= tol, f'{m}: {p[m]:,.0f} parameters vs DiffMa {p["DiffMa"]:,.0f}'
+        ssim_u8, psnr_u8, mse_u8, ssim_in, psnr_in, mse_in = (num(c) for c in r[3:9])
+        assert all(math.isfinite(v) for v in (ssim_u8, psnr_u8, mse_u8, ssim_in, psnr_in, mse_in)), f'{m}: {r}'
+        assert -1 <= ssim_u8 <= 1 and -1 <= ssim_in <= 1 and mse_u8 >= 0 and mse_in >= 0, f'{m}: {r}'
+        assert all('±' in c for c in r[3:9]), f'{m}: two seeds must give mean ± spread cells: {r[3:9]}'
+        runs = res['models'][m]['runs']
+        assert [x['seed'] for x in runs] == [0, 1]
+        for c, key in zip(r[3:9], ('uint8/whole/ssim', 'uint8/whole/psnr', 'uint8/whole/mse',
+                                   'intensity/mask/ssim', 'intensity/mask/psnr', 'intensity/mask/mse')):
+            mean = sum(x['metrics'][key] for x in runs) / len(runs)                  # the cell is the mean of the runs
+            assert abs(num(c) - mean) <= 1e-3 * abs(mean) + 1e-3, f'{m} {key}: cell {c} vs mean of the runs {mean}'
+        assert num(r[9]) > 0 and num(r[10]) > 0, f'{m}: times {r[9:]}'
+    for m in ('DiffMa-nomask', 'DiffMa-released', 'DiffMa-raster'):
+        assert t[m][0] == t['DiffMa'][0] and t[m][2] == t['DiffMa'][2], f'{m}: an ablation must keep the network'
+    for m in ('ZigMa', 'ViM', 'VMamba'):
+        assert num(t[m][2].split('×')[0]) > num(t['DiffMa'][2].split('×')[0]), f'{m}: one Mamba per block needs more blocks'
+    ceiling = t['AE reconstruction (ceiling)']
+    assert all(math.isfinite(num(c)) for c in ceiling[3:9]), ceiling
+    assert 'DiT: skipped' in md, 'the missing DiT row must be stated'
+    assert res['local_path_check']['max_weight_diff'] <= 1e-5 and res['local_path_check']['max_image_diff'] <= 1e-4
