@@ -24,7 +24,7 @@ Models (all but the U-Net are lesson 12's `DiffMa` backbone in `diffma_translato
   UNet             MONAI's DiffusionModelUNet (`unet_baseline`) on [x_t ; CT latent] (8 channels in, 8 out: ε̂ and
                    v_raw, the same hybrid loss); the CT reaches it only as its latent (no image encoder, no embedder)
   DiffMa-nomask    DiffMa with w = 1 everywhere in the blocks (the embedder's tokens y2, hence c, unchanged)
-  DiffMa-released  DiffMa with convention 'diffma_released' (the released gather of the spiral routes, lesson 02)
+  DiffMa-released  DiffMa with convention 'diffma_released' (the released gather of the spiral routes, lesson 12 "Spiral scan orders")
   DiffMa-raster    DiffMa whose two Mambas per block read only the raster route ('row'; DiffMa has no `routes`
                    argument: the benchmark sets each block's routes after building it; parameters unchanged)
 There is no DiT-style attention block in DiffMa's skeleton in this repository (lesson 10's `DiTDenoiser` is conditioned
