@@ -21,6 +21,46 @@ import numpy as np
 from torch import Tensor
 from einops import repeat
 
+# %% ../nbs/01_selective_scan.ipynb #3f1eca6e
+def _per_channel(M, b, d, L):
+    "B or C in any of its three forms as a (b, d, N, L) tensor; channel d reads group d // (dim/G)"
+    if M.dim() == 2: return M[None, :, :, None].expand(b, d, M.shape[1], L)
+    if M.dim() == 3: return M[:, None].expand(b, d, *M.shape[1:])
+    return repeat(M, 'b g n l -> b (g h) n l', h=d // M.shape[1])
+
+def selective_scan_ref(
+    u:Tensor, # (batch, dim, L) input
+    delta:Tensor, # (batch, dim, L) step size, before `delta_bias` and softplus
+    A:Tensor, # (dim, N) real state matrix (diagonal per channel)
+    B:Tensor, # (dim, N), (batch, N, L) or (batch, G, N, L) input matrix
+    C:Tensor, # same forms as `B`: output matrix
+    D:Tensor=None, # (dim,) skip connection
+    z:Tensor=None, # (batch, dim, L) gate: the output is multiplied by silu(z)
+    delta_bias:Tensor=None, # (dim,) added to `delta`
+    delta_softplus:bool=False, # apply softplus to `delta` (after the bias)
+    return_last_state:bool=False, # also return the final state h_L, (batch, dim, N) in float32
+): # (batch, dim, L) in the dtype of `u`; with `return_last_state`, a tuple (out, last_state)
+    "Selective scan as a plain loop over positions, with mamba-ssm's semantics (ZOH for A, Euler for B)."
+    _check_scan_args(u, delta, A, B, C, D, z, delta_bias)
+    dtype_in, cd = u.dtype, _compute_dtype(u.dtype)
+    u, delta, A = u.to(cd), delta.to(cd), A.to(cd)
+    if delta_bias is not None: delta = delta + delta_bias.to(cd)[:, None]
+    if delta_softplus: delta = F.softplus(delta)
+    b, d, L = u.shape
+    B, C = _per_channel(B.to(cd), b, d, L), _per_channel(C.to(cd), b, d, L)
+    h = u.new_zeros(b, d, A.shape[1])
+    ys = []
+    for l in range(L):
+        dA = torch.exp(delta[:, :, l, None] * A)                   # ZOH: exp(Δ A)
+        dBu = delta[:, :, l, None] * B[..., l] * u[:, :, l, None]  # Euler: Δ B u
+        h = dA * h + dBu
+        ys.append((h * C[..., l]).sum(-1))                         # C · h
+    y = torch.stack(ys, dim=-1)
+    if D is not None: y = y + D.to(cd)[:, None] * u
+    if z is not None: y = y * F.silu(z.to(cd))
+    y = y.to(dtype_in)
+    return (y, h) if return_last_state else y
+
 # %% ../nbs/01_selective_scan.ipynb #877d7136
 def _fmt(shape): return '(' + ', '.join(str(s) for s in shape) + ')'
 
@@ -67,46 +107,6 @@ def _check_scan_args(u, delta, A, B, C, D=None, z=None, delta_bias=None):
     return groups or 1
 
 def _compute_dtype(dtype): return torch.promote_types(dtype, torch.float32)
-
-# %% ../nbs/01_selective_scan.ipynb #3f1eca6e
-def _per_channel(M, b, d, L):
-    "B or C in any of its three forms as a (b, d, N, L) tensor; channel d reads group d // (dim/G)"
-    if M.dim() == 2: return M[None, :, :, None].expand(b, d, M.shape[1], L)
-    if M.dim() == 3: return M[:, None].expand(b, d, *M.shape[1:])
-    return repeat(M, 'b g n l -> b (g h) n l', h=d // M.shape[1])
-
-def selective_scan_ref(
-    u:Tensor, # (batch, dim, L) input
-    delta:Tensor, # (batch, dim, L) step size, before `delta_bias` and softplus
-    A:Tensor, # (dim, N) real state matrix (diagonal per channel)
-    B:Tensor, # (dim, N), (batch, N, L) or (batch, G, N, L) input matrix
-    C:Tensor, # same forms as `B`: output matrix
-    D:Tensor=None, # (dim,) skip connection
-    z:Tensor=None, # (batch, dim, L) gate: the output is multiplied by silu(z)
-    delta_bias:Tensor=None, # (dim,) added to `delta`
-    delta_softplus:bool=False, # apply softplus to `delta` (after the bias)
-    return_last_state:bool=False, # also return the final state h_L, (batch, dim, N) in float32
-): # (batch, dim, L) in the dtype of `u`; with `return_last_state`, a tuple (out, last_state)
-    "Selective scan as a plain loop over positions, with mamba-ssm's semantics (ZOH for A, Euler for B)."
-    _check_scan_args(u, delta, A, B, C, D, z, delta_bias)
-    dtype_in, cd = u.dtype, _compute_dtype(u.dtype)
-    u, delta, A = u.to(cd), delta.to(cd), A.to(cd)
-    if delta_bias is not None: delta = delta + delta_bias.to(cd)[:, None]
-    if delta_softplus: delta = F.softplus(delta)
-    b, d, L = u.shape
-    B, C = _per_channel(B.to(cd), b, d, L), _per_channel(C.to(cd), b, d, L)
-    h = u.new_zeros(b, d, A.shape[1])
-    ys = []
-    for l in range(L):
-        dA = torch.exp(delta[:, :, l, None] * A)                   # ZOH: exp(Δ A)
-        dBu = delta[:, :, l, None] * B[..., l] * u[:, :, l, None]  # Euler: Δ B u
-        h = dA * h + dBu
-        ys.append((h * C[..., l]).sum(-1))                         # C · h
-    y = torch.stack(ys, dim=-1)
-    if D is not None: y = y + D.to(cd)[:, None] * u
-    if z is not None: y = y * F.silu(z.to(cd))
-    y = y.to(dtype_in)
-    return (y, h) if return_last_state else y
 
 # %% ../nbs/01_selective_scan.ipynb #024abe86
 _MAMBA_OPS = []
@@ -170,72 +170,73 @@ class SelectiveScanFn(torch.autograd.Function):
                 T:int, # chunk length
                ): # y (b, d, L) and the last state (b, d, N)
         b, d, L = du.shape; n = A.shape[1]; g = groups; nc = L // T
-        dl, x = _to_steps(delta, g, T), _to_steps(du, g, T)
-        Bs, Cs = _bc_to_steps(B, g, d, T), _bc_to_steps(C, g, d, T)
-        Av = A.reshape(g, d // g, 1, n)
+        delta_t, du_t = _to_steps(delta, g, T), _to_steps(du, g, T)    # [t]: step t of every chunk, (b, g, d/g, nc)
+        B_t, C_t = _bc_to_steps(B, g, d, T), _bc_to_steps(C, g, d, T)
+        A_h = A.reshape(g, d // g, 1, n)                     # A against the chunked state (b, g, d/g, nc, N)
         h = du.new_zeros(b, g, d // g, nc, n); a = torch.empty_like(h)
-        for t in range(T):                                   # pass 1: every chunk from a zero state
-            torch.mul(dl[t, ..., None], Av, out=a).exp_()
-            h.mul_(a).addcmul_(x[t, ..., None], _at(Bs, t))
-        P = torch.exp(dl.sum(0)[..., None] * Av)             # each chunk's total decay
-        starts = torch.empty_like(h); s = du.new_zeros(b, g, d // g, n)
+        for t in range(T):                                   # pass 1: every chunk from a zero state, all at once
+            torch.mul(delta_t[t, ..., None], A_h, out=a).exp_()            # a_l = exp(Δ_l A)
+            h.mul_(a).addcmul_(du_t[t, ..., None], _at(B_t, t))           # h <- a_l h + Δ_l u_l B_l
+        h_end = h                                            # ĥ_{c,T-1}: each chunk's end state from zero
+        P = torch.exp(delta_t.sum(0)[..., None] * A_h)       # P_c = exp(A Σ_t Δ_{c,t}): each chunk's total decay
+        s = torch.empty_like(h); carry = du.new_zeros(b, g, d // g, n)
         for c in range(nc):                                  # pass 2: carry across chunks
-            starts[..., c, :] = s
-            s = torch.addcmul(h[..., c, :], P[..., c, :], s)
+            s[..., c, :] = carry                             # s_c, the true state before chunk c
+            carry = torch.addcmul(h_end[..., c, :], P[..., c, :], carry)   # s_{c+1} = P_c s_c + ĥ_{c,T-1}
         y = du.new_empty(T, b, g, d // g, nc)
-        h.copy_(starts)
-        for t in range(T):                                   # pass 3: rescan from the true starts, read y
-            torch.mul(dl[t, ..., None], Av, out=a).exp_()
-            h.mul_(a).addcmul_(x[t, ..., None], _at(Bs, t))
-            torch.linalg.vecdot(h, _at(Cs, t), out=y[t])
-        ctx.save_for_backward(du, delta, A, B, C, starts)
+        h = h_end.copy_(s)                                   # pass 3 (the same buffer): rescan every chunk from s_c
+        for t in range(T):
+            torch.mul(delta_t[t, ..., None], A_h, out=a).exp_()
+            h.mul_(a).addcmul_(du_t[t, ..., None], _at(B_t, t))
+            torch.linalg.vecdot(h, _at(C_t, t), out=y[t])   # y_l = C_l · h_l
+        ctx.save_for_backward(du, delta, A, B, C, s)         # of the states, only the chunk starts
         ctx.groups, ctx.T = groups, T
-        return _from_steps(y), s.reshape(b, d, n)
+        return _from_steps(y), carry.reshape(b, d, n)
 
     @staticmethod
     def backward(ctx, dy, dlast):
-        du, delta, A, B, C, starts = ctx.saved_tensors
+        du, delta, A, B, C, s = ctx.saved_tensors
         g, T = ctx.groups, ctx.T
         b, d, L = du.shape; n = A.shape[1]; nc = L // T
-        dl, x = _to_steps(delta, g, T), _to_steps(du, g, T)
-        gy = _to_steps(dy if dy is not None else torch.zeros_like(du), g, T)
-        Bs, Cs = _bc_to_steps(B, g, d, T), _bc_to_steps(C, g, d, T)
-        Av = A.reshape(g, d // g, 1, n)
-        H = du.new_empty(T, b, g, d // g, nc, n)             # recompute every state from the chunk starts
-        h = starts.clone(); a = torch.empty_like(h)
+        delta_t, du_t = _to_steps(delta, g, T), _to_steps(du, g, T)
+        gbar = _to_steps(dy if dy is not None else torch.zeros_like(du), g, T)   # ḡ_l = dL/dy_l
+        B_t, C_t = _bc_to_steps(B, g, d, T), _bc_to_steps(C, g, d, T)
+        A_h = A.reshape(g, d // g, 1, n)
+        H = du.new_empty(T, b, g, d // g, nc, n)             # H[t]: every state h_l, rebuilt from the chunk starts s_c
+        h = s.clone(); a = torch.empty_like(h)
         for t in range(T):
-            torch.mul(dl[t, ..., None], Av, out=a).exp_()
-            h.mul_(a).addcmul_(x[t, ..., None], _at(Bs, t))
+            torch.mul(delta_t[t, ..., None], A_h, out=a).exp_()
+            h.mul_(a).addcmul_(du_t[t, ..., None], _at(B_t, t))
             H[t] = h
-        gh = torch.zeros_like(h)                             # reverse pass 1: within each chunk
+        gh_loc = torch.zeros_like(h)                         # reverse pass 1: ĝ, every chunk from 0 at its end
         for t in range(T - 1, -1, -1):
-            if t < T - 1: gh.mul_(torch.exp(dl[t + 1, ..., None] * Av))
-            gh.addcmul_(gy[t, ..., None], _at(Cs, t))
-        Q = torch.exp(dl[1:].sum(0)[..., None] * Av)         # decay from a chunk's first step to its last
-        a0 = torch.exp(dl[0, ..., None] * Av)
-        ends = torch.empty_like(h)                           # reverse pass 2: carry from the last chunk back
-        s = dlast.reshape(b, g, d // g, n).clone() if dlast is not None else du.new_zeros(b, g, d // g, n)
+            if t < T - 1: gh_loc.mul_(torch.exp(delta_t[t + 1, ..., None] * A_h))   # a_{l+1} ĝ_{l+1}
+            gh_loc.addcmul_(gbar[t, ..., None], _at(C_t, t))                       # + C_l ḡ_l
+        Q = torch.exp(delta_t[1:].sum(0)[..., None] * A_h)   # Q_c: decay from a chunk's first step to its last
+        a0 = torch.exp(delta_t[0, ..., None] * A_h)          # a_{c,0}: decay of a chunk's first step
+        g_in = torch.empty_like(h)                           # reverse pass 2: e_c, from the last chunk back
+        carry = dlast.reshape(b, g, d // g, n).clone() if dlast is not None else du.new_zeros(b, g, d // g, n)
         for c in range(nc - 1, -1, -1):
-            ends[..., c, :] = s
-            s = a0[..., c, :] * torch.addcmul(gh[..., c, :], Q[..., c, :], s)
-        gh = ends                                            # reverse pass 3: exact g_l, gradients on the way
-        ddu, ddelta, dA = torch.empty_like(gy), torch.empty_like(gy), torch.zeros_like(h)
-        dB = torch.zeros_like(Bs) if Bs.shape[0] == 1 else torch.empty_like(Bs)
-        dC = torch.zeros_like(Cs) if Cs.shape[0] == 1 else torch.empty_like(Cs)
+            g_in[..., c, :] = carry                          # e_c
+            carry = a0[..., c, :] * torch.addcmul(gh_loc[..., c, :], Q[..., c, :], carry)   # e_{c-1} = a_{c,0} g_{c,0}
+        gh = g_in                                            # reverse pass 3: the exact g_l, gradients on the way
+        ddu, ddelta, dA = torch.empty_like(gbar), torch.empty_like(gbar), torch.zeros_like(h)
+        dB = torch.zeros_like(B_t) if B_t.shape[0] == 1 else torch.empty_like(B_t)
+        dC = torch.zeros_like(C_t) if C_t.shape[0] == 1 else torch.empty_like(C_t)
         a_next = None
         for t in range(T - 1, -1, -1):
-            if a_next is not None: gh.mul_(a_next)
-            gh.addcmul_(gy[t, ..., None], _at(Cs, t))
-            a_t = torch.exp(dl[t, ..., None] * Av)
-            g_dA = gh * (H[t - 1] if t > 0 else starts) * a_t   # dL/d(Δ_l A)
-            torch.linalg.vecdot(g_dA, Av, out=ddelta[t])
-            dA.addcmul_(g_dA, dl[t, ..., None])
-            torch.linalg.vecdot(gh, _at(Bs, t), out=ddu[t])
-            gB = (gh * x[t, ..., None]).sum_to_size(Bs.shape[1:])
-            gC = (H[t] * gy[t, ..., None]).sum_to_size(Cs.shape[1:])
-            if Bs.shape[0] == 1: dB[0] += gB
+            if a_next is not None: gh.mul_(a_next)                         # a_{l+1} g_{l+1}
+            gh.addcmul_(gbar[t, ..., None], _at(C_t, t))                   # + C_l ḡ_l = g_l
+            a_t = torch.exp(delta_t[t, ..., None] * A_h)
+            g_dA = gh * (H[t - 1] if t > 0 else s) * a_t     # dL/d(Δ_l A) = g_l ⊙ h_{l-1} ⊙ a_l
+            torch.linalg.vecdot(g_dA, A_h, out=ddelta[t])    # dL/dΔ_l = Σ_n (·) A_n
+            dA.addcmul_(g_dA, delta_t[t, ..., None])         # dL/dA += (·) Δ_l
+            torch.linalg.vecdot(gh, _at(B_t, t), out=ddu[t]) # dL/d(Δ_l u_l) = g_l · B_l
+            gB = (gh * du_t[t, ..., None]).sum_to_size(B_t.shape[1:])   # dL/dB_l = Σ_d g_l Δ_l u_l
+            gC = (H[t] * gbar[t, ..., None]).sum_to_size(C_t.shape[1:]) # dL/dC_l = Σ_d ḡ_l h_l
+            if B_t.shape[0] == 1: dB[0] += gB
             else: dB[t] = gB
-            if Cs.shape[0] == 1: dC[0] += gC
+            if C_t.shape[0] == 1: dC[0] += gC
             else: dC[t] = gC
             a_next = a_t
         dA = dA.sum((0, 3)).reshape(d, n)
@@ -530,6 +531,7 @@ def _tr_scan_fwd(dl_ptr, du_ptr, A_ptr, B_ptr, C_ptr, y_ptr, last_ptr, ckpt_ptr,
     tl.store(last_ptr + (bi * D + ch[:, None]) * N + n[None, :], h, mask=m2)
 
 
+
 # %% ../nbs/01_selective_scan.ipynb #056d7f5c
 def _tr_scan_bwd(dl_ptr, du_ptr, A_ptr, B_ptr, C_ptr, ckpt_ptr, gy_ptr, glast_ptr, H_ptr,
                  ddl_ptr, ddu_ptr, dA_ptr, dBv_ptr, dBc_ptr, dCv_ptr, dCc_ptr,
@@ -603,6 +605,7 @@ def _tr_scan_bwd(dl_ptr, du_ptr, A_ptr, B_ptr, C_ptr, ckpt_ptr, gy_ptr, glast_pt
         tl.store(dCc_ptr + pDN, dCc, mask=m2)
 
 
+
 # %% ../nbs/01_selective_scan.ipynb #595dd409
 _TRITON = []
 
@@ -625,6 +628,7 @@ def _triton_available():
     except ImportError: return False
 
 def _triton_interpreting(): return os.environ.get('TRITON_INTERPRET', '0').lower() in ('1', 'true', 'on', 'yes')
+
 
 
 # %% ../nbs/01_selective_scan.ipynb #a4714cf5
@@ -686,4 +690,5 @@ class TritonScanFn(torch.autograd.Function):
 def _triton_scan(*args):
     "`selective_scan` with backend='triton' (arguments already checked): `_fused_scan` around `TritonScanFn`"
     return _fused_scan(TritonScanFn, *args)
+
 

@@ -12,7 +12,15 @@ import math
 import torch
 from torch import Tensor
 
-# %% ../nbs/00_ssm.ipynb #af040568
+# %% ../nbs/00_ssm.ipynb #603c161a
+def _phi1(z):
+    "(e^z - 1)/z, accurate for small |z| and equal to 1 at z = 0."
+    small = z.abs() < 1e-4
+    zs = torch.where(small, torch.ones_like(z), z)
+    series = 1 + z / 2 * (1 + z / 3 * (1 + z / 4))
+    return torch.where(small, series, torch.expm1(zs) / zs)
+
+# %% ../nbs/00_ssm.ipynb #a31ac304
 _METHODS = ('euler', 'bilinear', 'zoh', 'mamba')
 
 def _floats(*ts):
@@ -44,13 +52,6 @@ def _bshape(what, *shapes):
     try: return torch.broadcast_shapes(*shapes)
     except RuntimeError:
         raise ValueError(f"{what} must broadcast together; got shapes {', '.join(str(tuple(s)) for s in shapes)}") from None
-
-def _phi1(z):
-    "(e^z - 1)/z, accurate for small |z| and equal to 1 at z = 0."
-    small = z.abs() < 1e-4
-    zs = torch.where(small, torch.ones_like(z), z)
-    series = 1 + z / 2 * (1 + z / 3 * (1 + z / 4))
-    return torch.where(small, series, torch.expm1(zs) / zs)
 
 # %% ../nbs/00_ssm.ipynb #084b0004
 def discretize(A:Tensor, # state matrix: diagonal `(..., N)` or dense `(N, N)`
