@@ -834,7 +834,7 @@ def _parser():
                    "1 for demo, whose network is too small to gain from more; torch's default otherwise). On a busy "
                    "or 2-core machine --threads 1 is often much faster")
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
-    sub = p.add_subparsers(dest='cmd', required=True, metavar='{demo,train,sample,evaluate,lessons}')
+    sub = p.add_subparsers(dest='cmd', required=True, metavar='{demo,train,sample,evaluate,translate,lessons}')
 
     d = sub.add_parser('demo', help='train a tiny VM-DDPM on real brain MRI slices on the CPU (~5 min); write samples, '
                        'loss curve and checkpoint')
@@ -913,10 +913,77 @@ def _parser():
     e.add_argument('--out', default=None, help='write the numbers to this .json file')
     e.add_argument('--save-samples', default=None, help="also save a checkpoint's generated images as PNGs in this folder")
 
+    tr = sub.add_parser('translate', help='CT → MR translation with DiffMa (latent, conditional diffusion): demo, train, sample, evaluate')
+    tsub = tr.add_subparsers(dest='tcmd', required=True, metavar='{demo,train,sample,evaluate}')
+    td = tsub.add_parser('demo', help='train autoencoder, Vision Embedder and a tiny DiffMa on the offline demo pairs '
+                         '(real MNI152 T1 as MR, a SYNTHETIC pseudo-CT) on the CPU; write figure, scores and checkpoint')
+    td.add_argument('--out', default='vmddpm_translate_demo', help='output folder (default: vmddpm_translate_demo)')
+    td.add_argument('--size', type=int, default=64, help='slice size, a multiple of 16 (default: 64)')
+    td.add_argument('--ae-steps', type=int, default=300, help='autoencoder training steps (default: 300)')
+    td.add_argument('--embed-steps', type=int, default=300, help='Vision Embedder InfoNCE steps (default: 300)')
+    td.add_argument('--epochs', type=int, default=300, help='DiffMa epochs over the training slices, about 5 steps each (default: 300)')
+    td.add_argument('--bs', type=int, default=16, help='batch size (default: 16)')
+    td.add_argument('--lr', type=float, default=1e-3, help="learning rate (default: 1e-3; DiffMa's 1e-4 is for 50 SynthRAD epochs)")
+    td.add_argument('--ema', type=float, default=0.99, help='EMA decay (default: 0.99; DiffMa: 0.999)')
+    td.add_argument('--steps', type=int, default=100, help='re-spaced sampling steps (default: 100; DiffMa: 250)')
+    td.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
+    td.add_argument('--max-minutes', type=float, default=5.5, help="stop DiffMa's training after this many minutes (default: 5.5; 0: no limit)")
+    td.add_argument('--quick', action='store_true', help='smoke test: a few steps of everything')
+    td.add_argument('--overwrite', action='store_true', help='replace the run in a non-empty --out folder')
+    tt = tsub.add_parser('train', help='train on SynthRAD2023 task 1 (patient-level split; checkpoint and preview every epoch)')
+    tt.add_argument('--data', required=True, help='the SynthRAD2023 Task1 folder (holding brain/ and/or pelvis/)')
+    tt.add_argument('--region', choices=['brain', 'pelvis'], default='brain', help='anatomy (default: brain)')
+    tt.add_argument('--out', default='vmddpm_translate_run', help='output folder (default: vmddpm_translate_run)')
+    tt.add_argument('--size', type=int, default=128, help='slice size after centre crop + resize (default: 128)')
+    tt.add_argument('--config', default='tiny', help="DiffMa configuration: tiny (CPU), DiffMa-S/2 ... DiffMa-L/2 (default: tiny)")
+    tt.add_argument('--ae-size', default='small', help='autoencoder size: tiny, small, base (default: small)')
+    tt.add_argument('--down', type=int, default=4, help='autoencoder down-sampling, 4 or 8 (default: 4)')
+    tt.add_argument('--ae-steps', type=int, default=2000, help='autoencoder training steps (default: 2000)')
+    tt.add_argument('--embed-steps', type=int, default=2000, help='Vision Embedder InfoNCE steps (default: 2000)')
+    tt.add_argument('--fit-slices', type=int, default=2048, help='training slices held in memory for the autoencoder and embedder (default: 2048)')
+    tt.add_argument('--epochs', type=int, default=10, help='DiffMa epochs (default: 10; released: 50)')
+    tt.add_argument('--bs', type=int, default=8, help='batch size (default: 8, as released for brain)')
+    tt.add_argument('--lr', type=float, default=1e-4, help='learning rate (default: 1e-4, as released)')
+    tt.add_argument('--ema', type=float, default=0.999, help='EMA decay (default: 0.999, as released)')
+    tt.add_argument('--valid-pct', type=float, default=0.1, help='fraction of patients held out (default: 0.1)')
+    tt.add_argument('--preview-steps', type=int, default=50, help='sampling steps of the per-epoch preview (default: 50)')
+    tt.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
+    tt.add_argument('--workers', type=int, default=0, help='data loader processes (default: 0)')
+    tt.add_argument('--max-minutes', type=float, default=0, help='stop at the last epoch end that fits (default: 0, no limit)')
+    tt.add_argument('--overwrite', action='store_true', help='replace the run in a non-empty --out folder')
+    ts = tsub.add_parser('sample', help='translate CT slices or volumes with a checkpoint (PNG per slice, NIfTI per volume)')
+    ts.add_argument('--checkpoint', required=True, help='checkpoint.pt written by `vmddpm translate demo` or `train`')
+    ts.add_argument('--ct', required=True, help='a CT NIfTI volume (HU), a folder of them, or a folder of windowed PNG slices')
+    ts.add_argument('--out', default='translated', help='output folder (default: translated)')
+    ts.add_argument('--steps', type=int, default=250, help='re-spaced sampling steps (default: 250, as DiffMa)')
+    ts.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
+    ts.add_argument('--bs', type=int, default=16, help='slices per sampling batch (default: 16)')
+    ts.add_argument('--raw', action='store_true', help='use the raw weights instead of the EMA weights')
+    ts.add_argument('--overwrite', action='store_true', help='write into a non-empty --out folder')
+    te = tsub.add_parser('evaluate', help='SSIM/PSNR/MSE/MAE of generated vs real MR slices (paired by file name), '
+                         '8-bit and [-1, 1] conventions, whole and inside masks')
+    te.add_argument('--pred', required=True, help='folder of generated slices (PNG; `translate sample` names them mr_<name>.png)')
+    te.add_argument('--real', required=True, help='folder of the real slices, same names (PNG)')
+    te.add_argument('--masks', default=None, help='folder of body masks, same names (PNG, > 127 inside)')
+    te.add_argument('--out', default=None, help='write the numbers to this .json file')
+
     l = sub.add_parser('lessons', help="run the course's first lessons end to end and write their figures and numbers")
     l.add_argument('--out', default='vmddpm_lessons', help='output folder (default: vmddpm_lessons)')
     l.add_argument('--quick', action='store_true', help='smaller sizes')
     return p
+
+def _translate_cmd(a):
+    "Run `vmddpm translate ...` (the functions live in `vmddpm_nb.translate`, lesson 16; imported only when used)."
+    from vmddpm_nb import translate as T
+    if a.tcmd == 'demo':
+        T.translate_demo(a.out, a.size, a.ae_steps, a.embed_steps, a.epochs, a.bs, a.lr, a.ema, a.steps, a.seed,
+                         a.max_minutes or None, a.quick, threads=a.threads or 1, overwrite=a.overwrite)
+    elif a.tcmd == 'train':
+        T.translate_train(a.data, a.region, a.out, a.size, a.config, a.ae_size, a.down, a.ae_steps, a.embed_steps, a.fit_slices,
+                          a.epochs, a.bs, a.lr, a.ema, a.valid_pct, a.preview_steps, a.seed, a.workers, a.max_minutes or None,
+                          a.overwrite)
+    elif a.tcmd == 'sample': T.translate_sample(a.checkpoint, a.ct, a.out, a.steps, a.seed, a.bs, a.raw, a.overwrite)
+    elif a.tcmd == 'evaluate': T.translate_evaluate(a.pred, a.real, a.masks, a.out)
 
 def main(argv:list=None, # arguments (default: sys.argv[1:])
         )->int: # exit status: 0 ok, 1 error (one line on stderr), 2 usage error (argparse)
@@ -925,7 +992,7 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)   # noise from a dependency
     try:
         _need_int(a.threads, '--threads', lo=0)
-        if a.threads and a.cmd != 'demo': torch.set_num_threads(a.threads)
+        if a.threads and a.cmd != 'demo' and getattr(a, 'tcmd', None) != 'demo': torch.set_num_threads(a.threads)
         if a.cmd in ('demo', 'train'): _need_float(a.max_minutes, '--max-minutes', lo=0, want='a finite number of minutes >= 0 (0: no limit)')
         if a.cmd == 'demo':
             demo(a.out, a.size, a.epochs, a.repeat, a.bs, a.lr, a.ema, a.steps, a.eta, a.n, a.seed, a.max_minutes or None,
@@ -939,6 +1006,7 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
         elif a.cmd == 'evaluate':
             evaluate(a.real, a.samples, a.checkpoint, a.n, a.sampler, a.steps, a.eta, a.seed, a.bs, a.size, a.device, a.out,
                      a.save_samples)
+        elif a.cmd == 'translate': _translate_cmd(a)
         elif a.cmd == 'lessons': lessons(a.out, quick=a.quick)
     except (FileNotFoundError, ValueError, TypeError, OSError, RuntimeError, ArithmeticError) as e:
         if a.debug: raise

@@ -631,6 +631,9 @@ def model_from_checkpoint(path:str|Path, # a file written by `save_checkpoint` f
     ck = read_checkpoint(path)
     if ck.get('model_config') is None:
         raise ValueError(f"checkpoint: {path} has no model_config (build the model yourself and use load_checkpoint)")
+    if ck.get('model_class') not in (None, 'VMDDPM'):
+        hint = ' (a CT → MR translator: use `translator_from_checkpoint` or `vmddpm translate sample`)' if ck['model_class'] == 'DiffMaConditional' else ''
+        raise ValueError(f"checkpoint: {path} holds a {ck['model_class']}, not a VM-DDPM{hint}")
     m = VMDDPM(**ck['model_config'])
     m.model_config = dict(ck['model_config'])
     load_checkpoint(m, path, use_ema=use_ema)

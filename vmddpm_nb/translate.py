@@ -132,7 +132,7 @@ class HybridLoss:
 
 # %% ../nbs/16_translation.ipynb #16573caf
 class TranslationCallback(DiffusionCallback):
-    "Turn each paired batch `(ct, mr[, mask])` of images into the input `(x_t, t, ct, ct_latent)` and target `(x0, x_t, t, ε)`; latents from a frozen autoencoder."
+    "Turn each paired batch `(ct, mr[, mask])` of images (or `(ct, ct_mean, ct_std, mr_mean, mr_std)` with cached latents) into the input `(x_t, t, ct, ct_latent)` and target `(x0, x_t, t, ε)`."
     def __init__(self,
                  ae:nn.Module, # the frozen autoencoder (MONAI or diffusers `AutoencoderKL`)
                  scale:float, # the latent scale factor (`latent_scale`)
@@ -147,6 +147,9 @@ class TranslationCallback(DiffusionCallback):
             raise ValueError(f"scale: expected a positive finite number, got {scale!r}")
         self.ae, self.scale, self.sample_latents = ae.eval().requires_grad_(False), float(scale), sample_latents
 
+    @property
+    def name(self): return 'diffusion'   # registered as `learn.diffusion`, which lesson 08's checkpoints read (epoch, random state)
+
     def before_fit(self):
         p = next(self.learn.model.parameters(), None)
         if p is not None: self.ae.to(p.device)
@@ -159,20 +162,24 @@ class TranslationCallback(DiffusionCallback):
     def before_batch(self):
         "Encode CT and MR, draw t and ε (training or fixed validation stream), noise the MR latent."
         b = tuple(self.xb) + tuple(self.yb)     # fastai splits a batch into inputs and targets by `n_inp`: rejoin
-        if len(b) not in (2, 3):
-            raise ValueError(f"batch: TranslationCallback expects paired batches (ct, mr) or (ct, mr, mask), got {len(b)} tensors")
-        ct, mr = b[0], b[1]
-        if not (isinstance(ct, Tensor) and isinstance(mr, Tensor) and ct.dim() == mr.dim() == 4 and ct.shape[0] == mr.shape[0]):
-            raise ValueError(f"batch: expected (B, C, H, W) CT and MR images, got {getattr(ct, 'shape', None)} and {getattr(mr, 'shape', None)}")
+        if len(b) not in (2, 3, 5):
+            raise ValueError(f"batch: TranslationCallback expects (ct, mr), (ct, mr, mask) or (ct, ct_mean, ct_std, mr_mean, mr_std), "
+                             f"got {len(b)} tensors")
+        ct = b[0]
+        if not (isinstance(ct, Tensor) and ct.dim() == 4 and all(isinstance(v, Tensor) and v.dim() == 4 and len(v) == len(ct) for v in b)):
+            raise ValueError(f"batch: expected (B, C, H, W) tensors, got shapes {[tuple(getattr(v, 'shape', ())) for v in b]}")
         dev = ct.device
         if self.training:
             g = self._generator(dev)
-            self.image_shape = tuple(mr.shape[1:])
+            self.image_shape = tuple(ct.shape[1:])
         else:
             if self._vgen is None: self._vgen = torch.Generator(device=dev).manual_seed(self.valid_seed)
             g = self._vgen
         with torch.no_grad():
-            ct_lat, x0 = self._encode(ct, g), self._encode(mr, g)
+            if len(b) == 5:                     # cached scaled posteriors (`cache_latents(..., scale=s)`): sample, no encoder pass
+                draw = lambda m, s: m + s * torch.randn(m.shape, generator=g, device=dev, dtype=m.dtype) if self.sample_latents else m
+                ct_lat, x0 = draw(b[1], b[2]), draw(b[3], b[4])
+            else: ct_lat, x0 = self._encode(ct, g), self._encode(b[1], g)
         B, T = x0.shape[0], self.schedule.T
         dl = getattr(self.learn, 'dl', None)
         r, n = (dl.rank, dl.world_size) if isinstance(dl, DistributedDL) else (0, 1)
@@ -430,18 +437,32 @@ def _write_slices(x, folder, names):
 def _score_summary(s):
     return {'uint8_whole': s.mean['uint8']['whole'], 'intensity_mask': s.mean['intensity'].get('mask', s.mean['intensity']['whole'])}
 
+def _cached_loaders(ae, scale, train, valid, bs, seed):
+    "DataLoaders of (ct, ct_mean, ct_std, mr_mean, mr_std): the autoencoder's scaled posteriors computed once."
+    from fastai.data.core import DataLoaders
+    from fastai.data.load import DataLoader
+    import random
+    def ds(d):
+        with torch.no_grad():
+            (cm, cs), (mm, ms) = encode_dist(ae, d['ct']), encode_dist(ae, d['mr'])
+        return torch.utils.data.TensorDataset(d['ct'], scale * cm, scale * cs, scale * mm, scale * ms)
+    tr, va = ds(train), ds(valid)
+    tdl = DataLoader(tr, bs=bs, shuffle=True, drop_last=len(tr) >= bs)
+    tdl.rng = random.Random(seed)
+    return DataLoaders(tdl, DataLoader(va, bs=bs))
+
 def translate_demo(
     out:str='vmddpm_translate_demo', # output folder
     size:int=64, # slice size (a multiple of 16)
-    ae_steps:int=400, # autoencoder training steps
+    ae_steps:int=300, # autoencoder training steps
     embed_steps:int=300, # Vision Embedder InfoNCE steps
-    epochs:int=60, # DiffMa epochs over the demo's training slices
+    epochs:int=300, # DiffMa epochs over the demo's training slices (≈ 5 steps each)
     bs:int=16, # batch size
     lr:float=1e-3, # learning rate (DiffMa's documented 1e-4 is for 50 epochs of SynthRAD; the demo is short)
     ema:float=0.99, # EMA decay (documented: 0.999)
     steps:int=100, # re-spaced sampling steps (DiffMa: 250)
     seed:int=0, # seed of everything
-    max_minutes:float|None=6.0, # stop DiffMa's training after this many minutes (None: no limit)
+    max_minutes:float|None=5.5, # stop DiffMa's training after this many minutes (None: no limit)
     quick:bool=False, # smoke test: a few steps of everything, 2 validation slices
     threads:int=1, # torch CPU threads (0: leave as is)
     overwrite:bool=False, # replace the run in a non-empty `out`
@@ -486,7 +507,7 @@ def _translate_demo(out, size, ae_steps, embed_steps, epochs, bs, lr, ema, steps
     te = time.time(); eh = pretrain_embedder(model.embedder, ct_lat, steps=embed_steps, bs=32, lr=1e-3, ema_decay=None, seed=seed)
     te = time.time() - te
     print(f"autoencoder {ae_steps} steps ({ta:.0f} s), latent scale {scale:.3f}; embedder {embed_steps} InfoNCE steps ({te:.0f} s)")
-    dls = paired_dataloaders(train, valid, bs=bs, seed=seed)
+    dls = _cached_loaders(ae, scale, train, valid, bs, seed)        # posteriors encoded once: no encoder pass per step
     stop = cli._time_limit(max_minutes * 60) if max_minutes else None
     learn = translation_learner(dls, model, ae, scale, lr=lr, ema_decay=ema, seed=seed, cbs=[stop] if stop else None)
     td = time.time()
@@ -500,7 +521,8 @@ def _translate_demo(out, size, ae_steps, embed_steps, epochs, bs, lr, ema, steps
     ts = time.time()
     res = translate(learn.ema.ema_model, ae, scale, valid['ct'], learn.schedule, steps=steps, seed=seed)
     ts = time.time() - ts
-    fig = plot_translation(valid['ct'], res['mr'], valid['mr'], res['w'], valid['mask'], n=min(6, len(valid['ct'])),
+    show = torch.linspace(0, len(valid['ct']) - 1, min(6, len(valid['ct']))).round().long()   # spread over the held-out slabs
+    fig = plot_translation(valid['ct'][show], res['mr'][show], valid['mr'][show], res['w'][show], valid['mask'][show], n=len(show),
                            synthetic_ct=True, title=f'vmddpm translate demo: held-out slices, {steps} re-spaced steps',
                            path=out / 'translate_demo.png')
     plt.close(fig)
