@@ -5,6 +5,9 @@ against a DDPM U-Net, matched parameter counts, equal training steps, FID agains
     python benchmarks/reproduce.py --quick              # smoke run: a few steps, a few samples (a minute or two)
     python benchmarks/reproduce.py --device cuda --size 64 --arch tiny --steps 3000 --bs 32 --n 1000
     python benchmarks/reproduce.py --eval-only DIR      # FID for a run whose samples were made without FID weights
+    python benchmarks/reproduce.py --arch tiny-every --models vmddpm vmddpm-noregen vmddpm-block --seeds 0 1 2
+                                                        # the regeneration ablation on the paper's every-stage layout
+    python benchmarks/reproduce.py --arch tiny --fusion cascade --scan-init scan   # the MSSBlock / SS2D-init variants
 
 What is held fixed across the three models: the data (nilearn's MNI152 T1 template slices, split by slabs into
 training and held-out slices, `vmddpm_nb.data.demo_brain_slices` + `split_slabs`), the batches (same seed, same
@@ -12,10 +15,19 @@ flips), the optimiser and one-cycle schedule (fastai `fit_one_cycle`, same peak 
 the EMA, the sampler (DDIM, `--sample-steps`, `--eta`) and its seed. What differs: the network.
   vmddpm          VM-DDPM (`--arch`), Sequence Regeneration on (a fresh scan order per call, also while sampling)
   vmddpm-noregen  the same network, same initial weights, regeneration off (the ablation of Table II)
+  vmddpm-block    the same network, same initial weights, patch-block regeneration (`--regen-block` p×p blocks shuffled,
+                  the order inside each kept): the second reading of the paper's "shuffled in the patch dimension"
   unet            MONAI's DiffusionModelUNet sized by `unet_matching` to the VM-DDPM's parameter count
+`--fusion` (cascade | parallel MSSBlock), `--scan-init` (mamba | scan) and `--zero-init` override the architecture's own choice;
+`--regen-eval` sets what regeneration does while sampling ('random': a fresh order per call, as in training, so
+even eta = 0 DDIM is stochastic; 'fixed': one seeded order, deterministic; 'off').
 Measured: held-out L_simple on fixed (x0, t, noise) triples (EMA weights), FID of `--n` DDIM samples against the
 held-out slices and against the training slices, and, as the floor these sets allow, FID of the training slices
-against the held-out ones. The demo set is ONE template brain, ~100 training and ~30 held-out slices: FIDs from
+against the held-out ones. For every VM-DDPM, at initialisation and after training (EMA weights), on `--scan-n`
+held-out slices noised at t = 100, 500, 900, `vmddpm_nb.ss2d.scan_shares`: the RMS of the scan's order-dependent
+part C·h against its skip D·u and its share of the SS2D output (medians over SS2Ds), the change of the noise
+prediction when each MSSBlock path, or every SS2D, is switched off (medians over blocks), and its spread over
+regeneration orders. The demo set is ONE template brain, ~100 training and ~30 held-out slices: FIDs from
 30 real images are a smoke test of relative quality, not comparable with the paper's 50 000-sample numbers.
 
 Writes benchmarks/results/reproduce_<device>_<size>.md (table), a picture of samples beside it, and keeps the
@@ -33,29 +45,45 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _bench import machine, write_table  # noqa: E402
 MODELS = ('vmddpm', 'vmddpm-noregen', 'unet')
+ALL_MODELS = ('vmddpm', 'vmddpm-noregen', 'vmddpm-block', 'unet')
 
 
-def arch_kwargs(arch):
+def arch_kwargs(arch, fusion=None, scan_init=None, zero_init=None):
     "(config name, overrides) of a VM-DDPM architecture: 'demo' (the `vmddpm demo` network) or a VMDDPM_CONFIGS name."
     from vmddpm_nb.cli import DEMO_MODEL
     from vmddpm_nb.model import VMDDPM_CONFIGS
-    if arch == 'demo': return 'tiny', dict(DEMO_MODEL)
-    if arch in VMDDPM_CONFIGS: return arch, {}
-    raise SystemExit(f"--arch: expected 'demo' or one of {tuple(VMDDPM_CONFIGS)}, got {arch!r}")
+    if arch == 'demo': cfg, over = 'tiny', dict(DEMO_MODEL)
+    elif arch in VMDDPM_CONFIGS: cfg, over = arch, {}
+    else: raise SystemExit(f"--arch: expected 'demo' or one of {tuple(VMDDPM_CONFIGS)}, got {arch!r}")
+    if fusion: over['fusion'] = fusion
+    if scan_init: over['scan_init'] = scan_init
+    if zero_init: over['zero_init'] = zero_init == 'yes'
+    return cfg, over
 
 
-def build(name, arch, seed):
-    "The network `name` for VM-DDPM architecture `arch`, initialised under `seed`."
+def build(name, a, seed):
+    "The network `name` for the VM-DDPM architecture of the arguments `a`, initialised under `seed`."
     import torch
     from vmddpm_nb.learner import vmddpm_model
     from vmddpm_nb.model import vmddpm_config
     from vmddpm_nb.baselines import unet_baseline, unet_matching
-    cfg, over = arch_kwargs(arch)
+    cfg, over = arch_kwargs(a.arch, a.fusion, a.scan_init, a.zero_init)
     torch.manual_seed(seed)
     if name == 'vmddpm': return vmddpm_model(cfg, **over, regen=True)
     if name == 'vmddpm-noregen': return vmddpm_model(cfg, **over, regen=False)
+    if name == 'vmddpm-block': return vmddpm_model(cfg, **over, regen=True, regen_kind='block', regen_block=a.regen_block)
     if name == 'unet': return unet_baseline(**unet_matching(vmddpm_config(cfg, **over), tol=0.2)['kwargs'])   # nearest width
     raise ValueError(name)
+
+
+SCAN_TS = (100, 500, 900)
+
+
+def scan_numbers(model, xva, a):
+    "scan_shares of a VM-DDPM on the first `--scan-n` held-out slices: the summary's 'all' row and its per-t rows."
+    from vmddpm_nb.ss2d import scan_shares, scan_summary
+    s = scan_summary(scan_shares(model, xva[:a.scan_n].to(a.device), ts=(500,) if a.quick else SCAN_TS, n_draws=2 if a.quick else 3))
+    return {str(k): {c: float(v) for c, v in row.items()} for k, row in s.iterrows()}
 
 
 def load_data(size, quick):
@@ -80,8 +108,10 @@ def train_one(name, a, xtr, xva, seed):
     dls = image_dataloaders(xtr.repeat(a.repeat, 1, 1, 1), xva, bs=a.bs, flip_lr=True, seed=seed, device=a.device)
     per_epoch = len(dls.train)
     epochs = max(1, math.ceil(a.steps / per_epoch))
-    model = build(name, a.arch, seed)
+    model = build(name, a, seed)
     params = sum(p.numel() for p in model.parameters())
+    is_vm = name.startswith('vmddpm')
+    scan0 = scan_numbers(model.to(a.device), xva, a) if is_vm and a.scan_n else None
     learn = diffusion_learner(dls, model, sched, lr=a.lr, ema_decay=a.ema, seed=seed, mixed_precision=a.mixed_precision)
     print(f'[{name} seed {seed}] {params:,} parameters; {epochs} epochs × {per_epoch} batches of {a.bs}', flush=True)
     t0 = time.time()
@@ -90,16 +120,24 @@ def train_one(name, a, xtr, xva, seed):
     t_train = time.time() - t0
     ema = learn.ema.ema_model if getattr(learn, 'ema', None) is not None else learn.model
     held = fixed_noise_loss(ema, xva.to(a.device), sched, reps=4, seed=0)
+    scan1 = scan_numbers(ema, xva, a) if is_vm and a.scan_n else None
+    if scan1:
+        print(f'[{name} seed {seed}] scan shares (medians; init → trained): ' + ', '.join(
+            f"{k} {scan0['all'][k]:.4f} → {scan1['all'][k]:.4f}" for k in scan1['all']), flush=True)
+    if is_vm:
+        from vmddpm_nb.ss2d import set_regen
+        set_regen(ema, eval_mode=a.regen_eval)
     t1 = time.time()
     s = sample_images(ema, sched, a.n, (1, a.size, a.size), 'ddim', a.sample_steps, a.eta, seed=seed, bs=a.sample_bs,
                       device=a.device)
     t_sample = time.time() - t1
     ck = save_checkpoint(learn, Path(a.work) / f'{name}_seed{seed}.pt', with_opt=False,
-                         extra=dict(benchmark='reproduce', model=name, arch=a.arch, seed=seed, size=a.size))
+                         extra=dict(benchmark='reproduce', model=name, arch=a.arch, seed=seed, size=a.size,
+                                    fusion=a.fusion, scan_init=a.scan_init, zero_init=a.zero_init, regen_block=a.regen_block))
     tl = [float(v[0]) for v in learn.recorder.values]
     res = dict(model=name, seed=seed, params=params, steps=learn.diffusion.n_batches, epochs=epochs,
                train_s=round(t_train, 1), sample_s=round(t_sample, 1), heldout_loss=held,
-               final_train_loss=tl[-1] if tl else None, checkpoint=ck.name)
+               final_train_loss=tl[-1] if tl else None, checkpoint=ck.name, scan_init=scan0, scan_trained=scan1)
     print(f'[{name} seed {seed}] {res["steps"]} steps in {t_train:.0f} s; held-out L_simple {held:.4f}; '
           f'{a.n} samples in {t_sample:.0f} s', flush=True)
     return res, ((s.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -130,7 +168,8 @@ def write_report(a, meta, fids, t_all):
              f"device `{meta['device']}` ({meta['machine']}), torch {meta['torch']}. Each model: "
              f"{runs[0]['steps']} optimiser steps, batch {meta['bs']}, one-cycle lr {meta['lr']:g}, EMA {meta['ema']}, "
              f"{meta['n_train']} training / {meta['n_heldout']} held-out slices (random left-right flips), VM-DDPM "
-             f"architecture `{meta['arch']}`; {meta['n']} DDIM samples ({meta['sample_steps']} steps, η = {meta['eta']:g}) "
+             f"architecture `{meta['arch']}`{_variant(meta)}; {meta['n']} DDIM samples ({meta['sample_steps']} steps, "
+             f"η = {meta['eta']:g}, regeneration while sampling: `{meta.get('regen_eval', 'random')}`) "
              f"per model; seeds {meta['seeds']}. Command: `{meta['command']}`; measured {meta['date']}, "
              f"{t_all / 60:.0f} min in all.", '',
              f"FID from {meta['n_heldout']} held-out real slices is a smoke test (rank-deficient covariance, one template "
@@ -152,9 +191,30 @@ def write_report(a, meta, fids, t_all):
             fv = [v for v in fv if v is not None]
             lines.append(f"| {m} | {statistics.mean(r['heldout_loss'] for r in rs):.4f} | "
                          f"{statistics.mean(fv) if fv else float('nan'):.1f} | {max(fv) - min(fv) if fv else float('nan'):.1f} |")
+    scan_rows = [r for r in runs if r.get('scan_trained')]
+    if scan_rows:
+        cols = list(scan_rows[0]['scan_trained']['all'])
+        lines += ['', f"Where the scan matters (`vmddpm_nb.ss2d.scan_shares` on {meta.get('scan_n', '?')} held-out slices at "
+                      f"t = {', '.join(map(str, meta.get('scan_ts', SCAN_TS)))}; medians over SS2Ds / blocks / t; EMA weights; init → trained). "
+                      "C·h/D·u: RMS of the scan's order-dependent part over its skip; share: of the SS2D output; "
+                      "ε̂ Δ w/o X: RMS change of the noise prediction with path X switched off, over RMS(ε̂); "
+                      f"spread: RMS of ε̂'s standard deviation over {2 if meta.get('quick') else 3} regeneration orders, over RMS(ε̂).", '',
+                  '| model (seed) | ' + ' | '.join(cols) + ' |', '|---|' + '---:|' * len(cols)]
+        for r in scan_rows:
+            lines.append(f"| {r['model']} (seed {r['seed']}) | " + ' | '.join(
+                f"{r['scan_init']['all'][c]:.4f} → {r['scan_trained']['all'][c]:.4f}" for c in cols) + ' |')
     _, out = write_table(lines, a.out, HERE / 'results' / f"reproduce_{meta['device']}_{a.size}{'_quick' if a.quick else ''}.md")
     try: _picture(Path(a.work), out.with_suffix('.png'), meta)
     except Exception as e: print(f'(no picture: {e})', file=sys.stderr)
+
+
+def _variant(meta):
+    "The MSSBlock / SS2D-init / block-regeneration options of a run, as a caption fragment."
+    bits = [f"{k} `{meta[k]}`" for k in ('fusion', 'scan_init') if meta.get(k)]
+    if meta.get('zero_init'): bits.append('zero merge')
+    if meta.get('ssm_stages') is not None: bits.append(f"SSM in stages {tuple(meta['ssm_stages'])}")
+    if 'vmddpm-block' in meta['models']: bits.append(f"block regeneration p = {meta.get('regen_block')}")
+    return f" ({', '.join(bits)})" if bits else ''
 
 
 def _picture(work, path, meta):
@@ -179,8 +239,17 @@ def _picture(work, path, meta):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--size', type=int, default=32, help='image height = width (a multiple of 16)')
-    p.add_argument('--arch', default='tiny', help="VM-DDPM architecture: 'demo' (0.28 M) or 'tiny', 'small', 'paper128'")
-    p.add_argument('--models', nargs='*', default=list(MODELS), choices=MODELS)
+    p.add_argument('--arch', default='tiny', help="VM-DDPM architecture: 'demo' (the `vmddpm demo` network) or a VMDDPM_CONFIGS "
+                   "name: 'tiny', 'small', 'paper128', 'tiny-every', 'small-every', 'paper128-every'")
+    p.add_argument('--models', nargs='*', default=list(MODELS), choices=ALL_MODELS)
+    p.add_argument('--fusion', default=None, choices=['cascade', 'parallel'], help="MSSBlock reading (default: the architecture's)")
+    p.add_argument('--scan-init', default=None, choices=['mamba', 'scan'], help="SS2D initialisation (default: the architecture's)")
+    p.add_argument('--zero-init', default=None, choices=['yes', 'no'],
+                   help="zero-initialise each MSSBlock's merge of the SS2D output (default: the architecture's)")
+    p.add_argument('--regen-block', type=int, default=2, help='block side p of the vmddpm-block model')
+    p.add_argument('--regen-eval', default='random', choices=['random', 'fixed', 'off'],
+                   help="regeneration while sampling: 'random' (as trained; eta=0 is then stochastic), 'fixed' (deterministic), 'off'")
+    p.add_argument('--scan-n', type=int, default=8, help='held-out slices for the scan-share measurement (0: skip it)')
     p.add_argument('--steps', type=int, default=600, help='optimiser steps per model (rounded up to whole epochs)')
     p.add_argument('--bs', type=int, default=16)
     p.add_argument('--repeat', type=int, default=10, help='passes over the training slices per epoch')
@@ -215,13 +284,21 @@ def main(argv=None):
         return
     if a.size < 16 or a.size % 16: raise SystemExit(f'--size: expected a multiple of 16, got {a.size}')
     if a.device == 'cuda' and not torch.cuda.is_available(): raise SystemExit('--device cuda: no GPU visible')
-    if a.quick: a.steps, a.n, a.repeat, a.sample_steps, a.bs = 6, 8, 1, 4, min(a.bs, 8)
+    if a.quick: a.steps, a.n, a.repeat, a.sample_steps, a.bs, a.scan_n = 6, 8, 1, 4, min(a.bs, 8), min(a.scan_n, 1)
+    if a.regen_block < 1: raise SystemExit(f'--regen-block: expected a positive int, got {a.regen_block}')
+    if a.scan_n < 0: raise SystemExit(f'--scan-n: expected an int >= 0, got {a.scan_n}')
     a.work = a.work or str(Path('reproduce_runs') / f"{a.device}_{a.size}{'_quick' if a.quick else ''}")
     work = Path(a.work); work.mkdir(parents=True, exist_ok=True)
     xtr, xva = load_data(a.size, a.quick)
     torch.save(((xva.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8), work / 'heldout.pt')
     m = machine()
-    meta = dict(size=a.size, arch=a.arch, models=a.models, seeds=a.seeds, bs=a.bs, lr=a.lr, ema=a.ema, n=a.n,
+    from vmddpm_nb.model import vmddpm_config
+    cfg_name, over = arch_kwargs(a.arch, a.fusion, a.scan_init, a.zero_init)
+    eff = vmddpm_config(cfg_name, **over)                       # the VM-DDPM's effective options, for the caption
+    meta = dict(size=a.size, arch=a.arch, fusion=eff.get('fusion', 'parallel'), scan_init=eff.get('scan_init', 'mamba'),
+                zero_init=bool(eff.get('zero_init', False)),
+                ssm_stages=list(eff['ssm_stages']), regen_block=a.regen_block,
+                regen_eval=a.regen_eval, scan_n=a.scan_n, scan_ts=[500] if a.quick else list(SCAN_TS), models=a.models, seeds=a.seeds, bs=a.bs, lr=a.lr, ema=a.ema, n=a.n,
                 sample_steps=a.sample_steps, eta=a.eta, repeat=a.repeat, quick=a.quick, device=a.device,
                 n_train=len(xtr), n_heldout=len(xva), torch=torch.__version__, machine=f"{m['gpu'] or m['cpu']}, {m['cores']} cores, {m['threads']} threads",
                 command='python benchmarks/reproduce.py ' + ' '.join(sys.argv[1:] if argv is None else argv),

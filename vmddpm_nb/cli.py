@@ -132,8 +132,8 @@ def lessons(
     return summary
 
 # %% ../nbs/20_cli.ipynb #99226fdc
-DEMO_MODEL = dict(base_ch=16, ch_mult=(1, 1, 2, 2), layers_per_stage=1, ssm_stages=(3,), d_state=8, expand=1,
-                  groups=8, temb_dim=64)  # the demo's network: `VMDDPM` keyword arguments
+DEMO_MODEL = dict(base_ch=8, ch_mult=(1, 1, 2, 4), layers_per_stage=1, ssm_stages=(0, 1, 2, 3), d_state=4, expand=1,
+                  groups=8, temb_dim=64, fusion='cascade', scan_init='scan', zero_init=True)  # `VMDDPM` keyword arguments
 
 def _time_limit(seconds, at_epoch=False):
     """A fastai callback that stops the fit (CancelFitException) when time is up; `.hit` says if it did.
@@ -339,7 +339,7 @@ def _demo(out, size, epochs, repeat, bs, lr, ema, steps, eta, n, seed, max_minut
     print(f'vmddpm demo → {out.resolve()}')
     print(f'data: {len(xtr)} training / {len(xva)} validation axial T1 slices of the MNI152 template, {size}×{size}, '
           f'random left-right flips; an epoch = {repeat} pass{"es" if repeat != 1 else ""} over the training slices')
-    print(f'model: VM-DDPM, {n_params:,} parameters (MSSBlocks in the deepest stage and the bottleneck); '
+    print(f'model: VM-DDPM, {n_params:,} parameters (MSSBlocks in stages {DEMO_MODEL["ssm_stages"]} and the bottleneck); '
           f'{epochs} epoch{"s" if epochs != 1 else ""} × {len(dls.train)} batches of {bs}, one-cycle lr {lr:g}, EMA {ema}')
     limit, losses = _time_limit(max_minutes * 60 if max_minutes else float('inf')), _batch_losses()
     learn = diffusion_learner(dls, model, sched, lr=lr, ema_decay=ema, seed=seed, cbs=[limit, losses])
@@ -836,7 +836,7 @@ def _parser():
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     sub = p.add_subparsers(dest='cmd', required=True, metavar='{demo,train,sample,evaluate,translate,lessons}')
 
-    d = sub.add_parser('demo', help='train a tiny VM-DDPM on real brain MRI slices on the CPU (~5 min); write samples, '
+    d = sub.add_parser('demo', help='train a tiny VM-DDPM on real brain MRI slices on the CPU (about 8 min); write samples, '
                        'loss curve and checkpoint')
     d.add_argument('--out', default='vmddpm_demo', help='output folder (default: vmddpm_demo)')
     d.add_argument('--size', type=int, default=32, help='image size, a multiple of 16 (default: 32)')
@@ -864,7 +864,8 @@ def _parser():
     t.add_argument('--epochs', type=int, default=10, help='training epochs (default: 10)')
     t.add_argument('--bs', type=int, default=16, help='batch size (default: 16, as the paper)')
     t.add_argument('--lr', type=float, default=1e-4, help='peak one-cycle learning rate (default: 1e-4, as the paper)')
-    t.add_argument('--config', default='small', choices=['tiny', 'small', 'paper128'], help='network size (default: small)')
+    t.add_argument('--config', default='small', choices=['tiny', 'small', 'paper128', 'tiny-every', 'small-every', 'paper128-every'],
+                   help='network size; -every: SSM in every stage, cascade MSSBlocks (default: small)')
     t.add_argument('--ema', type=float, default=0.9999, help='EMA decay (default: 0.9999)')
     t.add_argument('--timesteps', type=int, default=1000, help='diffusion steps T of the linear schedule (default: 1000)')
     t.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')

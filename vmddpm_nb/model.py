@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .scan_orders import VMAMBA_ROUTES
-from .blocks import timestep_embedding, SSLayer, _group_norm
+from .blocks import timestep_embedding, SSLayer, MSS_FUSIONS, _group_norm
+from .ss2d import scan_init_kwargs
 
 # %% ../nbs/05_vmddpm.ipynb #7f25960d
 VMDDPM_CONFIGS = {
@@ -27,9 +28,15 @@ VMDDPM_CONFIGS = {
                   d_state=16, expand=2, groups=16, temb_dim=128),
     'paper128': dict(in_ch=1, base_ch=64, ch_mult=(1, 2, 4, 8), layers_per_stage=2, ssm_stages=(0, 1, 2, 3), stem_stride=2,
                      d_state=16, expand=2, groups=32, temb_dim=256),
+    'tiny-every': dict(in_ch=1, base_ch=16, ch_mult=(1, 1, 2, 2), layers_per_stage=2, ssm_stages=(0, 1, 2, 3), stem_stride=1,
+                       d_state=8, expand=1, groups=8, temb_dim=64, fusion='cascade', scan_init='scan', zero_init=True),
+    'small-every': dict(in_ch=1, base_ch=32, ch_mult=(1, 2, 4, 8), layers_per_stage=2, ssm_stages=(0, 1, 2, 3), stem_stride=1,
+                        d_state=16, expand=2, groups=16, temb_dim=128, fusion='cascade', scan_init='scan', zero_init=True),
+    'paper128-every': dict(in_ch=1, base_ch=64, ch_mult=(1, 2, 4, 8), layers_per_stage=2, ssm_stages=(0, 1, 2, 3), stem_stride=2,
+                           d_state=16, expand=2, groups=32, temb_dim=256, fusion='cascade', scan_init='scan', zero_init=True),
 }
 
-def vmddpm_config(name:str, # one of VMDDPM_CONFIGS: 'tiny', 'small', 'paper128'
+def vmddpm_config(name:str, # one of VMDDPM_CONFIGS: 'tiny', 'small', 'paper128' or the same names + '-every'
                   **overrides, # keyword arguments of `VMDDPM` that replace the named values
                  )->dict: # keyword arguments for `VMDDPM`
     "The keyword arguments of a named VM-DDPM configuration (a copy), with `overrides` applied."
@@ -65,6 +72,11 @@ class VMDDPM(nn.Module):
                  dropout:float=0., # ResBlock dropout
                  scan_backend:str='auto', # `selective_scan` backend
                  regen_eval:str='random', # SS2D eval-mode regeneration: 'random', 'fixed' or 'off'
+                 fusion:str='parallel', # MSSBlock reading: 'cascade' or 'parallel' (the default rebuilds checkpoints saved before the option)
+                 scan_init:str='mamba', # SS2D initialisation preset of `SCAN_INITS`: 'mamba' or 'scan'
+                 zero_init:bool=False, # zero-initialise each MSSBlock's merge of the SS2D output
+                 regen_kind:str='token', # Sequence Regeneration: 'token' (random cell order) or 'block' (shuffled p×p blocks)
+                 regen_block:int=2, # block side p of regen_kind='block'
                 ):
         super().__init__()
         for n, v in (('in_ch', in_ch), ('base_ch', base_ch), ('layers_per_stage', layers_per_stage), ('stem_stride', stem_stride)):
@@ -76,13 +88,16 @@ class VMDDPM(nn.Module):
         ssm_stages = tuple(sorted(set(ssm_stages)))
         if any(not isinstance(i, int) or not 0 <= i < n for i in ssm_stages):
             raise ValueError(f"ssm_stages: expected stage indices in 0..{n - 1}, got {ssm_stages!r}")
+        if fusion not in MSS_FUSIONS: raise ValueError(f"fusion: expected one of {MSS_FUSIONS}, got {fusion!r}")
+        scan_init_kwargs(scan_init)                                 # ValueError for an unknown preset
         temb_dim = temb_dim or 4 * base_ch
         self.in_ch, self.base_ch, self.ch_mult, self.stem_stride, self.ssm_stages = in_ch, base_ch, ch_mult, stem_stride, ssm_stages
         self.factor = stem_stride * 2 ** n
         chs = [base_ch * m for m in ch_mult]
         layer = lambda cin, cout, ssm: SSLayer(cin, cout, temb_dim, ssm=ssm, groups=groups, dropout=dropout, d_state=d_state,
                                                expand=expand, regen=regen, routes=routes, scan_backend=scan_backend,
-                                               regen_eval=regen_eval)
+                                               regen_eval=regen_eval, fusion=fusion, scan_init=scan_init, zero_init=zero_init,
+                                               regen_kind=regen_kind, regen_block=regen_block)
         self.time_mlp = nn.Sequential(nn.Linear(base_ch, temb_dim), nn.SiLU(), nn.Linear(temb_dim, temb_dim))
         self.stem = nn.Conv2d(in_ch, base_ch, 3, padding=1)
         self.stem_down = nn.Conv2d(base_ch, base_ch, stem_stride, stride=stem_stride) if stem_stride > 1 else nn.Identity()
@@ -110,7 +125,7 @@ class VMDDPM(nn.Module):
                     name:str, # one of VMDDPM_CONFIGS
                     **overrides, # keyword arguments that replace the named values
                    ): # a new VMDDPM
-        "Build a named configuration ('tiny', 'small', 'paper128')."
+        "Build a named configuration (a key of `VMDDPM_CONFIGS`, e.g. 'tiny' or 'tiny-every')."
         return cls(**vmddpm_config(name, **overrides))
 
     def _check(self, x, t):
