@@ -236,6 +236,22 @@ def _picture(work, path, meta):
     fig.savefig(path, dpi=90, bbox_inches='tight'); plt.close(fig)
 
 
+SETTINGS = ('size', 'arch', 'fusion', 'scan_init', 'zero_init', 'ssm_stages', 'regen_block', 'regen_eval', 'scan_n',
+            'steps', 'bs', 'lr', 'ema', 'n', 'sample_steps', 'eta', 'repeat', 'quick', 'device')
+
+
+def _finished_runs(work, meta):
+    "{(model, seed): run record} of an earlier run in `work` whose settings equal `meta`'s and whose samples exist."
+    f = work / 'meta.json'
+    if not f.exists(): return {}
+    old = json.loads(f.read_text())
+    diff = [k for k in SETTINGS if old.get(k) != meta.get(k)]
+    if diff: raise SystemExit(f'--resume: {f} was made with other settings ({", ".join(f"{k}: {old.get(k)!r} vs {meta.get(k)!r}" for k in diff)}); '
+                              'use another --work or the same options')
+    return {(r['model'], r['seed']): r for r in old.get('runs', [])
+            if (work / f"samples_{r['model']}_seed{r['seed']}.pt").exists() and (work / r['checkpoint']).exists()}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--size', type=int, default=32, help='image height = width (a multiple of 16)')
@@ -267,6 +283,8 @@ def main(argv=None):
     p.add_argument('--eval-only', default=None, metavar='WORK', help='compute FIDs and the table for a finished run')
     p.add_argument('--work', default=None, help='folder for checkpoints and samples')
     p.add_argument('--out', default=None, help='markdown file (default benchmarks/results/reproduce_<device>_<size>.md)')
+    p.add_argument('--resume', action='store_true',
+                   help='keep the (model, seed) runs already finished in --work under the same settings; train the rest')
     p.add_argument('--quick', action='store_true')
     a = p.parse_args(argv)
     import torch
@@ -298,13 +316,17 @@ def main(argv=None):
     meta = dict(size=a.size, arch=a.arch, fusion=eff.get('fusion', 'parallel'), scan_init=eff.get('scan_init', 'mamba'),
                 zero_init=bool(eff.get('zero_init', False)),
                 ssm_stages=list(eff['ssm_stages']), regen_block=a.regen_block,
-                regen_eval=a.regen_eval, scan_n=a.scan_n, scan_ts=[500] if a.quick else list(SCAN_TS), models=a.models, seeds=a.seeds, bs=a.bs, lr=a.lr, ema=a.ema, n=a.n,
+                regen_eval=a.regen_eval, scan_n=a.scan_n, steps=a.steps, scan_ts=[500] if a.quick else list(SCAN_TS), models=a.models, seeds=a.seeds, bs=a.bs, lr=a.lr, ema=a.ema, n=a.n,
                 sample_steps=a.sample_steps, eta=a.eta, repeat=a.repeat, quick=a.quick, device=a.device,
                 n_train=len(xtr), n_heldout=len(xva), torch=torch.__version__, machine=f"{m['gpu'] or m['cpu']}, {m['cores']} cores, {m['threads']} threads",
                 command='python benchmarks/reproduce.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
                 date=time.strftime('%Y-%m-%d'), runs=[])
+    done = _finished_runs(work, meta) if a.resume else {}
     for seed in a.seeds:
         for name in a.models:
+            if (name, seed) in done:
+                print(f'[{name} seed {seed}] finished earlier in {work}: kept', flush=True)
+                meta['runs'].append(done[name, seed]); continue
             r, u8 = train_one(name, a, xtr, xva, seed)
             torch.save(u8, work / f'samples_{name}_seed{seed}.pt')
             meta['runs'].append(r)

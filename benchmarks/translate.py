@@ -33,8 +33,8 @@ on t only), so no DiT row: the output says so. The three ablations are DiffMa's 
 Parameter matching (trainable parameters: backbone + CT image encoder; the frozen embedder and position table are left
 out): the single-Mamba models keep DiffMa's width and state size and get the depth whose count is closest to DiffMa's,
 which must lie within ±`--tol` (15 %); the U-Net gets, over a few level layouts, the base width (a multiple of 4) whose
-count is closest, flagged in the table when it misses the tolerance. The local training/sampling path the U-Net needs
-(`translation_learner` and `translate` accept only a DiffMaConditional) is checked against them on DiffMa every run.
+count is closest, flagged in the table when it misses the tolerance. The U-Net is `vmddpm_nb.translate.ConcatTranslator`
+around the U-Net; it trains and samples through the same `translation_learner` and `translate` as DiffMa.
 
 Writes benchmarks/results/translate_<size>.md and .json (`--out`), and caches the shared autoencoder and embedder in
 translate_<size>_shared.pt beside them (not in git; reused only when every setting that made them matches).
@@ -71,30 +71,6 @@ CEILING = 'AE reconstruction (ceiling)'
 
 
 # ---------------------------------------------------------------------------------------------------------- models
-def _classes():
-    "The two small adapters (defined lazily: the parent parses arguments without importing torch)."
-    import torch
-    import torch.nn as nn
-    from vmddpm_nb.diffma import DiffMaConditional
-
-    class NoMaskConditional(DiffMaConditional):
-        "DiffMa whose blocks get the soft mask w = 1 everywhere; y and the embedder tokens y2 are left as they are."
-        def encode(self, ct, ct_latent):
-            y, y2, w = super().encode(ct, ct_latent)
-            return y, y2, torch.ones_like(w)
-
-    class UNetTranslator(nn.Module):
-        "A `UNetDenoiser` behind DiffMaConditional's call forward(x, t, ct, ct_latent): the U-Net sees [x_t ; CT latent]."
-        def __init__(self, unet):
-            super().__init__()
-            self.unet = unet
-
-        def forward(self, x, t, ct, ct_latent):
-            return self.unet(torch.cat([x, ct_latent.to(x.dtype)], dim=1), t)
-
-    return NoMaskConditional, UNetTranslator
-
-
 def trainable(model):
     "Trainable parameters (the frozen embedder and DiffMa's frozen position table left out)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -103,17 +79,15 @@ def trainable(model):
 def build(name, spec, embedder_state=None):
     "The model `name` under `spec` (initialised from torch's global RNG: seed it first)."
     from vmddpm_nb.baselines import unet_baseline
-    from vmddpm_nb.translate import diffma_translator
-    NoMask, UNetTranslator = _classes()
-    if name == 'UNet': return UNetTranslator(unet_baseline(**spec['unet']))
+    from vmddpm_nb.translate import ConcatTranslator, diffma_translator
+    if name == 'UNet': return ConcatTranslator(unet_baseline(**spec['unet']))
     scheme, convention, ablation = VARIANTS[name]
     m = diffma_translator('tiny', latent_size=spec['latent_size'], latent_channels=spec['channels'],
                           hidden_size=spec['hidden'], depth=spec['depths'][name], d_state=spec['d_state'],
-                          patch_size=spec['patch'], scheme=scheme, convention=convention)
+                          patch_size=spec['patch'], scheme=scheme, convention=convention,
+                          soft_mask=ablation != 'nomask')                    # nomask: w = 1 in every block; y2 unchanged
     if embedder_state is not None: m.embedder.load_state_dict(embedder_state)
-    if ablation == 'nomask':
-        m = NoMask(m.backbone, m.embedder, m.image_encoder)
-    elif ablation == 'raster':
+    if ablation == 'raster':
         for blk in m.backbone.blocks:
             for mamba in (blk.mamba1, blk.mamba2): mamba.routes, mamba._paths = ('row',), {}
     return m
@@ -179,54 +153,17 @@ def _stop_after(n):
     return StopAfter()
 
 
-def local_learner(dls, model, ae, scale, schedule, lr, ema_decay, seed, cbs=()):
-    """`translation_learner` without its DiffMaConditional check: the same TranslationCallback, EMA, loss, optimiser
-    and callbacks, for a model with DiffMaConditional's call forward(x, t, ct, ct_latent)."""
-    from fastai.learner import Learner
-    from fastai.optimizer import Adam
-    from vmddpm_nb.learner import EMACallback, FiniteLossCallback, SplitBatchCallback
-    from vmddpm_nb.translate import HybridLoss, TranslationCallback
-    cbs_ = [TranslationCallback(ae, scale, schedule, sample_latents=True, seed=seed)]
-    if ema_decay is not None: cbs_.append(EMACallback(ema_decay, warmup=False))
-    cbs_ += [FiniteLossCallback(), SplitBatchCallback(), *cbs]
-    params = [p for p in model.parameters() if p.requires_grad]
-    learn = Learner(dls, model, loss_func=HybridLoss(schedule), opt_func=Adam, lr=lr, wd=0., cbs=cbs_,
-                    splitter=lambda m: [params])
-    learn.schedule, learn.ae, learn.scale = schedule, ae, float(scale)
-    return learn
-
-
-def local_translate(model, ae, scale, ct, schedule, steps, seed, bs=16):
-    "`translate` for any model(x, t, ct, ct_latent) -> (ε̂, v_raw): the same RNG use, encoding, sampler and decoding."
-    import torch
-    from vmddpm_nb.autoencoder import decode, encode
-    from vmddpm_nb.iddpm import p_sample_loop_learned
-    from vmddpm_nb.learner import _eval_mode, _forked_rng
-    dev = next(model.parameters()).device
-    outs = []
-    g = torch.Generator(device=dev).manual_seed(seed)
-    with torch.no_grad(), _forked_rng(seed), _eval_mode(model):
-        for i in range(0, len(ct), bs):
-            c = ct[i:i + bs].to(dev)
-            c_lat = encode(ae, c, scale).to(dev)
-            z = p_sample_loop_learned(lambda x, t: model(x, t, c, c_lat), c_lat.shape, schedule, steps=steps, generator=g,
-                                      device=dev)
-            outs.append(decode(ae, z, scale).float().clamp(-1, 1).cpu())
-    return torch.cat(outs)
-
-
 def loaders(train, valid, bs, seed, device):
     "Paired loaders; the validation loader holds one pair (the fit is cancelled before any validation pass)."
     from vmddpm_nb.data import paired_dataloaders
     return paired_dataloaders(train, {k: v[:1] for k, v in valid.items()}, bs=bs, seed=seed, device=device)
 
 
-def fit(model, dls, ae, scale, schedule, a, seed, steps, local):
+def fit(model, dls, ae, scale, schedule, a, seed, steps):
     "Train for exactly `steps` optimiser steps; return (learner, seconds)."
     import torch
     from vmddpm_nb.translate import translation_learner
-    make = local_learner if local else translation_learner
-    learn = make(dls, model, ae, scale, schedule=schedule, lr=a.lr, ema_decay=a.ema, seed=seed, cbs=[_stop_after(steps)])
+    learn = translation_learner(dls, model, ae, scale, schedule=schedule, lr=a.lr, ema_decay=a.ema, seed=seed, cbs=[_stop_after(steps)])
     sync = torch.cuda.synchronize if a.device == 'cuda' else (lambda: None)
     with learn.no_bar(), learn.no_logging():
         sync(); t0 = time.perf_counter()
@@ -236,36 +173,15 @@ def fit(model, dls, ae, scale, schedule, a, seed, steps, local):
     return learn, dt
 
 
-def sample(model, ae, scale, ct, schedule, steps, seed, local, device):
+def sample(model, ae, scale, ct, schedule, steps, seed, device):
     "Translate the CT slices with the EMA model; return (images, seconds)."
     import torch
     from vmddpm_nb.translate import translate
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     sync(); t0 = time.perf_counter()
-    mr = local_translate(model, ae, scale, ct, schedule, steps, seed) if local else \
-        translate(model, ae, scale, ct, schedule, steps=steps, seed=seed)['mr']
+    mr = translate(model, ae, scale, ct, schedule, steps=steps, seed=seed)['mr']
     sync()
     return mr, time.perf_counter() - t0
-
-
-def check_local_path(spec, emb_state, train, valid, ae, scale, schedule, a):
-    """The U-Net trains and samples through `local_learner`/`local_translate`: on DiffMa they must give what
-    `translation_learner`/`translate` give (2 steps, 2 slices). Returns the largest differences."""
-    import torch
-    res = {}
-    for local in (False, True):
-        torch.manual_seed(0)
-        m = build('DiffMa', spec, emb_state)
-        learn, _ = fit(m, loaders(train, valid, a.bs, 0, a.device), ae, scale, schedule, a, 0, 2, local)
-        ema = learn.ema.ema_model
-        mr, _ = sample(ema, ae, scale, valid['ct'][:2], schedule, 3, 0, local, a.device)
-        res[local] = ({k: v.detach().float().cpu() for k, v in ema.state_dict().items()}, mr)
-    dw = max((res[True][0][k] - v).abs().max().item() for k, v in res[False][0].items())
-    dx = (res[True][1] - res[False][1]).abs().max().item()
-    if dw > 1e-5 or dx > 1e-4:
-        raise RuntimeError(f'the local training/sampling path differs from translation_learner/translate on DiffMa: '
-                           f'weights by {dw:.3g}, images by {dx:.3g}')
-    return dw, dx
 
 
 # ---------------------------------------------------------------------------------------------------- shared parts
@@ -412,10 +328,6 @@ def main():
     with torch.no_grad(): rec = decode(ae, encode(ae, valid['mr'], scale), scale).float().clamp(-1, 1).cpu()
     ceiling = translation_metrics(rec, valid['mr'], valid['mask']).mean
 
-    dw, dx = check_local_path(spec, emb_state, train, valid, ae, scale, schedule, a)
-    print(f'✔ local training/sampling path (used for the U-Net) = translation_learner/translate on DiffMa: '
-          f'EMA weights differ by {dw:.2g}, images by {dx:.2g} after 2 steps', flush=True)
-
     seeds = list(range(a.seeds))
     runs = {n: [] for n in names}
     for name in names:
@@ -424,10 +336,9 @@ def main():
             m = build(name, spec, emb_state)
             if trainable(m) != counts[name]:
                 raise RuntimeError(f'{name}: built {trainable(m):,} trainable parameters, matched {counts[name]:,}')
-            local = name == 'UNet'
-            learn, t_train = fit(m, loaders(train, valid, a.bs, s, a.device), ae, scale, schedule, a, s, a.steps, local)
+            learn, t_train = fit(m, loaders(train, valid, a.bs, s, a.device), ae, scale, schedule, a, s, a.steps)
             losses = [float(v) for v in learn.recorder.losses]
-            mr, t_sample = sample(learn.ema.ema_model, ae, scale, valid['ct'], schedule, a.sample_steps, s, local, a.device)
+            mr, t_sample = sample(learn.ema.ema_model, ae, scale, valid['ct'], schedule, a.sample_steps, s, a.device)
             sc = translation_metrics(mr, valid['mr'], valid['mask'])
             r = dict(seed=s, train_s=t_train, sample_s=t_sample, metrics=sc.flat(),
                      loss_last=statistics.mean(losses[-max(1, len(losses) // 10):]))
@@ -468,8 +379,8 @@ def main():
     lines += ['', "Models: DiffMa = DiffMaBlock (plain + soft-masked Mamba over row, spiral, reversed spiral; token gate), "
               "convention 'path'; ZigMa / ViM / VMamba = the released single-Mamba adaLN block with the 'zigma' / 'vim' / "
               "'vmamba_released' routes in the same skeleton (same conditioning c, long skips, final layer); UNet = MONAI's "
-              "DiffusionModelUNet on [x_t ; CT latent] (8 → 8 channels: ε̂ and v_raw), trained and sampled through a local "
-              "copy of translation_learner/translate (checked equal on DiffMa); DiffMa-nomask = w = 1 in every block "
+              "DiffusionModelUNet on [x_t ; CT latent] (8 → 8 channels: ε̂ and v_raw) in `ConcatTranslator`, trained and sampled "
+              "through the same translation_learner/translate; DiffMa-nomask = w = 1 in every block "
               "(y2 unchanged); DiffMa-released = convention 'diffma_released'; DiffMa-raster = both Mambas of every block "
               "on the raster route only. The ablations keep DiffMa's network and initial weights.",
               '', "Parameter rule: trainable parameters = backbone + CT image encoder (the frozen embedder and position "
@@ -490,7 +401,7 @@ def main():
                    'sample_s_median': statistics.median(r['sample_s'] for r in runs[n]), 'runs': runs[n]} for n in names}
     res = dict(command=cmd, date=time.strftime('%Y-%m-%d %H:%M'), machine=m, options=vars(a), spec=spec,
                n_train=len(tr), n_valid=len(valid['ct']), latent_scale=scale, shared_reused=reused,
-               local_path_check=dict(max_weight_diff=dw, max_image_diff=dx), models=summary,
+               models=summary,
                ceiling={f'{c}/{r}/{k}': v for c, rs in ceiling.items() for r, ks in rs.items() for k, v in ks.items()},
                dit=dit_note, seconds=time.time() - t_all)
     path.with_suffix('.json').write_text(json.dumps(res, indent=1))

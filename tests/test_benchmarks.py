@@ -139,4 +139,16 @@ def test_translate_quick(tmp_path):
     ceiling = t['AE reconstruction (ceiling)']
     assert all(math.isfinite(num(c)) for c in ceiling[3:9]), ceiling
     assert 'DiT: skipped' in md, 'the missing DiT row must be stated'
-    assert res['local_path_check']['max_weight_diff'] <= 1e-5 and res['local_path_check']['max_image_diff'] <= 1e-4
+    assert 'ConcatTranslator' in md, 'the table must say how the U-Net is conditioned'   # translate's generic path: lesson 16 checks it
+
+
+def test_fusion_init_quick(tmp_path):
+    t = rows(run('fusion_init', '--threads', '1', '--variants', 'parallel / mamba', 'cascade / scan',
+                 'cascade / scan / zero merge', tmp=tmp_path))
+    pm, cs, cz = t['parallel / mamba'], t['cascade / scan'], t['cascade / scan / zero merge']
+    assert num(cs[0]) < num(pm[0]), 'the cascade has one CSM per block: fewer parameters than two SS2Ds'
+    assert num(cs[0]) == num(cz[0]), 'the zero merge changes an initialisation, not the network'
+    init = lambda cell: num(cell.split('→')[0].strip())
+    assert init(cs[4]) > 10 * init(pm[4]), f"the 'scan' init must give the scan a share at the start: {cs[4]} vs {pm[4]}"
+    assert init(cz[6]) == 0 and init(cs[6]) > 0, 'with a zero merge, switching every SS2D off changes nothing at initialisation'
+    assert all(math.isfinite(num(r[2])) for r in (pm, cs, cz)), 'held-out L_simple missing'

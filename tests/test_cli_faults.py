@@ -4,7 +4,6 @@ before the work, divergence is an error, saves clean up after themselves, a time
 Every run is tiny (16×16 pictures, the 'tiny' network, T = 20, batch 4) so the file runs in a couple of minutes."""
 import errno
 import json
-import math
 import os
 from pathlib import Path
 
@@ -14,17 +13,10 @@ import torch
 from PIL import Image
 
 from vmddpm_nb import cli
-from vmddpm_nb.cli import main
+from cli_helpers import _one_thread, run, one_line_error  # noqa: F401 (importing the autouse fixture applies it here)
 from vmddpm_nb.learner import read_checkpoint
 
 TINY = ['--size', '16', '--config', 'tiny', '--timesteps', '20', '--bs', '4', '--samples', '0']
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def make_pngs(folder, n=12, s=24, seed=0):
@@ -38,20 +30,6 @@ def make_pngs(folder, n=12, s=24, seed=0):
         sub = folder / f'patient{i % 4}'; sub.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(sub / f'img{i:02d}.png')
     return folder
-
-
-def run(argv, capsys):
-    "main(argv) → (exit status, stdout, stderr)."
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err.strip()
-
-
-def one_line_error(code, err, *words):
-    assert code == 1, (code, err)
-    assert len(err.splitlines()) == 1 and 'Traceback' not in err, err
-    for w in words: assert w in err, (w, err)
 
 
 def strict_json(path):

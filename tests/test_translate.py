@@ -9,18 +9,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from vmddpm_nb.cli import main
-from vmddpm_nb.translate import translate_train, translate_sample, translate_evaluate, translator_from_checkpoint
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+from cli_helpers import _one_thread, run, one_line_error  # noqa: F401 (importing the autouse fixture applies it here)
+from vmddpm_nb.translate import translator_from_checkpoint
 
 
 def make_synthrad(root, n_patients=3, s=32, z=6, seed=0):
@@ -38,19 +30,6 @@ def make_synthrad(root, n_patients=3, s=32, z=6, seed=0):
         for k, a in (('mr', mr.astype(np.float32)), ('ct', ct.astype(np.float32)), ('mask', mask)):
             nib.save(nib.Nifti1Image(a, np.eye(4)), str(d / f'{k}.nii.gz'))
     return Path(root)
-
-
-def run(argv, capsys):
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err.strip()
-
-
-def one_line_error(code, err, *words):
-    assert code == 1, (code, err)
-    assert len(err.splitlines()) == 1 and 'Traceback' not in err, err
-    for w in words: assert w in err, (w, err)
 
 
 TINY_TRAIN = ['--size', '32', '--ae-steps', '2', '--embed-steps', '2', '--epochs', '1', '--bs', '4', '--fit-slices', '8',
@@ -97,6 +76,8 @@ def test_errors_are_one_line(tmp_path, capsys):
                    '--data', 'at least 2')
     one_line_error(*run(['translate', 'sample', '--checkpoint', tmp_path / 'none.pt', '--ct', data], capsys)[::2],
                    'checkpoint', 'does not exist')
+    one_line_error(*run(['translate', 'sample', '--checkpoint', tmp_path / 'none.pt', '--ct', data, '--png-window', '80', '0'],
+                        capsys)[::2], '--png-window', 'LO < HI')
     a, b, m = tmp_path / 'a', tmp_path / 'b', tmp_path / 'm'
     for d in (a, b, m): d.mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(a / 'x.png')
@@ -106,6 +87,20 @@ def test_errors_are_one_line(tmp_path, capsys):
     one_line_error(*run(['translate', 'evaluate', '--pred', a, '--real', tmp_path / 'c'], capsys)[::2], '--real', 'does not exist')
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(b / 'x.png')
     one_line_error(*run(['translate', 'evaluate', '--pred', a, '--real', b, '--masks', m], capsys)[::2], '--masks')
+
+
+def test_png_ct_levels_are_read_as_stated_hounsfield_units(tmp_path, capsys):
+    "A PNG CT slice: level 0 and 255 stand for the HU of --png-window, then the training window [-1024, 3071] applies."
+    from vmddpm_nb.translate import _read_ct_inputs
+    lv = np.array([[0, 64, 128, 255]] * 4, np.uint8)
+    Image.fromarray(lv).save(tmp_path / 'ct.png')
+    unit = lambda hu: np.clip((hu + 1024) / 4095 * 2 - 1, -1, 1)             # SynthRAD's CT window, written out here
+    x, names = _read_ct_inputs(tmp_path / 'ct.png', 4)                        # default: the PNG spans the training window
+    np.testing.assert_allclose(x[0, 0].numpy(), unit(-1024 + lv / 255 * 4095), atol=1e-5)
+    assert 'level 0 read as -1024 HU' in capsys.readouterr().out
+    x, _ = _read_ct_inputs(tmp_path / 'ct.png', 4, (0, 80))                   # a brain display window: 0..80 HU
+    np.testing.assert_allclose(x[0, 0].numpy(), unit(lv / 255 * 80), atol=1e-5)
+    assert x.max() < -0.45                                                    # soft tissue, not bone: far below the default reading
 
 
 def test_demo_quick(tmp_path, capsys):

@@ -954,7 +954,9 @@ def _parser():
     tt.add_argument('--overwrite', action='store_true', help='replace the run in a non-empty --out folder')
     ts = tsub.add_parser('sample', help='translate CT slices or volumes with a checkpoint (PNG per slice, NIfTI per volume)')
     ts.add_argument('--checkpoint', required=True, help='checkpoint.pt written by `vmddpm translate demo` or `train`')
-    ts.add_argument('--ct', required=True, help='a CT NIfTI volume (HU), a folder of them, or a folder of windowed PNG slices')
+    ts.add_argument('--ct', required=True, help='a CT NIfTI volume (HU), a folder of them, or a folder of PNG/JPEG CT slices')
+    ts.add_argument('--png-window', nargs=2, type=float, metavar=('LO', 'HI'), default=None,
+                    help='the HU that level 0 and the top level of a PNG CT slice stand for (default: -1024 3071, the training window)')
     ts.add_argument('--out', default='translated', help='output folder (default: translated)')
     ts.add_argument('--steps', type=int, default=250, help='re-spaced sampling steps (default: 250, as DiffMa)')
     ts.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
@@ -983,7 +985,7 @@ def _translate_cmd(a):
         T.translate_train(a.data, a.region, a.out, a.size, a.config, a.ae_size, a.down, a.ae_steps, a.embed_steps, a.fit_slices,
                           a.epochs, a.bs, a.lr, a.ema, a.valid_pct, a.preview_steps, a.seed, a.workers, a.max_minutes or None,
                           a.overwrite)
-    elif a.tcmd == 'sample': T.translate_sample(a.checkpoint, a.ct, a.out, a.steps, a.seed, a.bs, a.raw, a.overwrite)
+    elif a.tcmd == 'sample': T.translate_sample(a.checkpoint, a.ct, a.out, a.steps, a.seed, a.bs, a.raw, a.overwrite, a.png_window)
     elif a.tcmd == 'evaluate': T.translate_evaluate(a.pred, a.real, a.masks, a.out)
 
 def main(argv:list=None, # arguments (default: sys.argv[1:])

@@ -7,7 +7,8 @@ Docs: https://vmddpm-nb.github.io/vmddpm_nb/diffma.html.md"""
 # %% auto #0
 __all__ = ['ROUTE_SCHEMES', 'DIFFMA_CONFIGS', 'route_scheme', 'atrous_path', 'route_paths', 'MultiSequenceMamba', 'PatchEmbed',
            'VisionEmbedder', 'info_nce_loss', 'MambaBlock', 'DiffMaBlock', 'diffma_pos_embed', 'TimestepEmbedder',
-           'FinalLayer', 'DiffMa', 'ConvImageEncoder', 'DiffMaConditional', 'diffma_model', 'load_diffma_state_dict']
+           'FinalLayer', 'DiffMa', 'ConvImageEncoder', 'DiffMaConditional', 'diffma_model', 'plot_diffma',
+           'load_diffma_state_dict']
 
 # %% ../nbs/12_diffma.ipynb #bbe299dd
 import argparse
@@ -555,6 +556,7 @@ class DiffMaConditional(nn.Module):
                  embedder:VisionEmbedder|None=None, # None: a new one matching the backbone (load weights into it!)
                  image_encoder:nn.Module|Callable|None=None, # CT image → (B, D); None: ConvImageEncoder(1, D)
                  freeze_image_encoder:bool=False, # True for a pretrained encoder such as BiomedCLIP
+                 soft_mask:bool=True, # False: w = 1 in every block (the mask-off ablation; y2 is unchanged)
                 ):
         super().__init__()
         if not isinstance(backbone, DiffMa): raise TypeError(f"backbone: expected a DiffMa, got {type(backbone).__name__}")
@@ -568,7 +570,7 @@ class DiffMaConditional(nn.Module):
                              f"the backbone needs {backbone.grid[0] * backbone.grid[1]} of width {D}")
         if image_encoder is None: image_encoder = ConvImageEncoder(1, D)
         if not callable(image_encoder): raise TypeError("image_encoder: expected a module or a callable (B, C, H, W) -> (B, D)")
-        self.backbone, self.embedder, self.freeze_image_encoder = backbone, embedder, freeze_image_encoder
+        self.backbone, self.embedder, self.freeze_image_encoder, self.soft_mask = backbone, embedder, freeze_image_encoder, bool(soft_mask)
         if isinstance(image_encoder, nn.Module): self.image_encoder = image_encoder
         else: self._image_encoder_fn = image_encoder
         self.embedder.requires_grad_(False).eval()
@@ -588,6 +590,7 @@ class DiffMaConditional(nn.Module):
               )->tuple[Tensor, Tensor, Tensor]: # y (B, D), y2 (B, T, D), w (B, T, 1)
         "The released model's conditioning inputs (y, y2, w) from a CT slice and its latent."
         with torch.no_grad(): w, y2 = self.embedder(ct_latent)              # checks ct_latent
+        if not self.soft_mask: w = torch.ones_like(w)
         if not isinstance(ct, Tensor) or ct.dim() != 4 or ct.shape[0] != ct_latent.shape[0]:
             raise ValueError(f"ct: expected ({ct_latent.shape[0]}, C, H, W) CT images (one per latent), got "
                              f"{tuple(ct.shape) if isinstance(ct, Tensor) else type(ct).__name__}")
@@ -636,6 +639,172 @@ def diffma_model(name:str='DiffMa-L/2', # a key of DIFFMA_CONFIGS, e.g. 'DiffMa-
     if name not in DIFFMA_CONFIGS:
         raise ValueError(f"name: unknown configuration {name!r}; expected one of {', '.join(DIFFMA_CONFIGS)}")
     return DiffMa(**{**DIFFMA_CONFIGS[name], **kwargs})
+
+# %% ../nbs/12_diffma.ipynb #4a8d87f4
+_DIFFMA_COLOURS = dict(diffma='#fde3bf', mamba='#d9ead3', mask='#e4572e', cond='#efe6f6', cond_txt='#7b4fa0',
+                      skip='#2e8b57', io='#eeeeee', embed='#cfe0f3')
+
+def _short_route(r):
+    "A compact route label: 'spiral_3_rev' → 'spiral₃ʳ', 'snake_row_2' → 'snake row₂'."
+    sub = str.maketrans('0123456789', '₀₁₂₃₄₅₆₇₈₉')
+    if r.startswith('spiral_'): return ('spiral' + r.split('_')[1].translate(sub)) + ('ʳ' if r.endswith('_rev') else '')
+    if r.startswith('snake_'): _, d, k = r.split('_'); return f'snake {d}{k.translate(sub)}'
+    return r.replace('_rev', 'ʳ')
+
+def _route_thumbnail(ax, path, h, w):
+    "A scan route as one line through the cell centres in visiting order (dark to light), jumps red, start a red dot."
+    from matplotlib.collections import LineCollection
+    p = torch.as_tensor(path).cpu()
+    pts = torch.stack([(p % w).float(), (p // w).float()], 1).numpy()            # (x, y) = (column, row)
+    seg = pts[:, None][:-1].repeat(2, 1); seg[:, 1] = pts[1:]
+    near = abs(seg[:, 1] - seg[:, 0]).sum(1) == 1
+    t = torch.linspace(0, 1, len(seg)).numpy()
+    ax.add_collection(LineCollection(seg[near], array=t[near], cmap='viridis', lw=0.9))
+    if (~near).any(): ax.add_collection(LineCollection(seg[~near], colors='tab:red', lw=0.7, alpha=0.7))
+    ax.plot(pts[0, 0], pts[0, 1], 'o', color='tab:red', ms=2.5)
+    ax.set_xlim(-.5, w - .5); ax.set_ylim(h - .5, -.5); ax.set_xticks([]); ax.set_yticks([]); ax.set_facecolor('#f7f7f7'); ax.set_aspect('equal')
+
+def plot_diffma(model, # a DiffMa, a DiffMaConditional, or a key of DIFFMA_CONFIGS (built on the meta device)
+                ax=None, # matplotlib Axes to draw on (a new figure if None)
+                title:str|None=None, # axes title (None: a summary of the model)
+                thumbnails:bool=True, # draw each block's scan route (the first non-raster one) on the token grid
+               ): # the Axes; gids 'block:i' per block, 'mask:i' per block that uses w, 'skip:s->i' per long skip, 'tokens' on the token count
+    "Draw DiffMa's data flow from the model object: conditioning (t, CT image, CT latent → w, c), patchify, the blocks with their routes, soft mask and long skips, the final layer."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+    cond = model if isinstance(model, DiffMaConditional) else None
+    if isinstance(model, str):
+        if model not in DIFFMA_CONFIGS: raise ValueError(f"model: unknown configuration {model!r}; expected a key of DIFFMA_CONFIGS")
+        with torch.device('meta'): model = diffma_model(model)
+    net = cond.backbone if cond is not None else model
+    if not isinstance(net, DiffMa):
+        raise ValueError(f"model: expected a DiffMa, a DiffMaConditional or a name from DIFFMA_CONFIGS, got {type(model).__name__}")
+    K = _DIFFMA_COLOURS
+    d, p, D = len(net.blocks), net.patch_size, net.hidden_size
+    (H, W), (gh, gw) = net.input_size, net.grid
+    T = gh * gw
+    ncol = math.ceil(d / 2)
+    bw, bh, gx, gy = 1.5, 2.05, 0.22, 0.75                  # block box size, gaps between columns and between the two rows
+    x0 = 3.2                                                 # left edge of column 0
+    xr = x0 + ncol * bw + (ncol - 1) * gx                    # right edge of the last column
+    y_top, y_bot = 3.0 + gy / 2, 3.0 - gy / 2 - bh           # bottom edges of the top-row and bottom-row boxes
+    x_max = max(xr, 15.2) + 0.3
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(x_max * 0.85, (9.35 - y_bot) * 0.85 + 0.4), dpi=80)
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.95)
+    ax.set_xlim(-0.2, x_max); ax.set_ylim(y_bot - 0.6, 8.75); ax.axis('off'); ax.set_aspect('equal')
+    def box(x, y, w, h, fc, text='', fs=7.5, gid=None, color='#222', ec='#445', lw=0.8, weight='normal', tgid=None):
+        b = FancyBboxPatch((x, y), w, h, boxstyle='round,pad=0,rounding_size=0.07', fc=fc, ec=ec, lw=lw)
+        if gid: b.set_gid(gid)
+        ax.add_patch(b)
+        if text: ax.text(x + w / 2, y + h / 2, text, ha='center', va='center', fontsize=fs, color=color, weight=weight, gid=tgid)
+        return b
+    def arrow(a, b, color='#333', text='', tx=0, ty=0, fs=7, ha='center', cs='arc3', gid=None, lw=1.1):
+        an = ax.annotate('', b, a, arrowprops=dict(arrowstyle='-|>', color=color, lw=lw, shrinkA=0, shrinkB=0, connectionstyle=cs))
+        if gid: an.set_gid(gid)
+        if text: ax.text((a[0] + b[0]) / 2 + tx, (a[1] + b[1]) / 2 + ty, text, fontsize=fs, color=color, ha=ha, va='center')
+    # --- conditioning band (top) ---
+    yc = 7.55; hc = 0.95
+    box(0.0, yc, 0.9, hc, K['io'], 't', fs=9)
+    te = net.t_embedder
+    box(1.2, yc, 2.4, hc, K['cond'], f'TimestepEmbedder\nsin/cos ({te.frequency_embedding_size}) → MLP\n→ t_emb ({D})', fs=7)
+    arrow((0.9, yc + hc / 2), (1.2, yc + hc / 2))
+    enc = cond.image_encoder if cond is not None and 'image_encoder' in cond._modules else None
+    box(4.0, yc, 0.95, hc, K['io'], 'CT\nimage', fs=8)
+    enc_name = type(enc).__name__ if enc is not None else 'image encoder'
+    box(5.25, yc, 2.25, hc, K['cond'], f'{enc_name}\n(BiomedCLIP in the\nreleased code) → y ({D})', fs=7)
+    arrow((4.95, yc + hc / 2), (5.25, yc + hc / 2))
+    emb = cond.embedder if cond is not None else None
+    r_hidden = emb.fc[0].out_features if emb is not None else None
+    box(7.9, yc, 1.25, hc, K['io'], f'CT latent\n{net.in_channels}×{H}×{W}', fs=7.5)
+    emb_txt = (f'Vision Embedder (frozen): patch {p}×{p} → e ({T}×{D})\n'
+               f'w = σ(MLP(mean_D e) + MLP(max_D e)), MLP {T}→{r_hidden if r_hidden else "T/r"}→{T}\n'
+               f'tokens y₂ = LN(e ⊙ w)')
+    box(9.45, yc, 5.75, hc, K['embed'], emb_txt, fs=7)
+    arrow((9.15, yc + hc / 2), (9.45, yc + hc / 2))
+    # c and w
+    yv = 6.15; hv = 0.72
+    box(1.2, yv, 6.3, hv, K['cond'], f'c = [ t_emb + y ; t_emb + mean_T(y₂) ]   ({2 * D})', fs=8, gid='c')
+    for xa in (2.4, 6.4): arrow((xa, yc), (xa, yv + hv))
+    arrow((10.4, yc), (4.8, yv + hv), cs='arc3,rad=-0.08')
+    ax.text(7.6, 7.2, 'y₂', fontsize=8, ha='center', va='center')
+    box(11.3, yv, 3.9, hv, '#fbd9cf', f'soft mask w ({T}×1), one number per token', fs=8)
+    arrow((13.25, yc), (13.25, yv + hv), text='w', tx=0.12, ha='left', fs=8)
+    ax.text(1.2 + 3.15, yv - 0.1, 'c → adaLN (shift, scale, gate) of every block and of the final layer',
+            fontsize=7.5, color=K['cond_txt'], ha='center', va='top')
+    n_mask = sum(isinstance(b, DiffMaBlock) for b in net.blocks)
+    ax.text(13.25, yv - 0.1, f'w → the masked branch of {n_mask} of {d} blocks', fontsize=7.5, color=K['mask'], ha='center', va='top')
+    # --- input: x_t → patchify ---
+    yi = y_top + bh / 2
+    box(0.0, y_top + bh - 0.95, 2.75, 0.95, K['io'], f'x_t: noisy MR latent\n{net.in_channels}×{H}×{W}', fs=7.5)
+    box(0.0, y_top, 2.75, 0.95, K['embed'], f'patchify {p}×{p} → {gh}×{gw} = {T} tokens × {D}\n+ fixed 2-D sin-cos positions', fs=6.6,
+        tgid='tokens')
+    arrow((1.375, y_top + bh - 0.95), (1.375, y_top + 0.95))
+    arrow((2.75, y_top + 0.475), (x0, y_top + 0.475))
+    # --- blocks ---
+    def pos(i):
+        "(x, y) bottom-left corner of block i's box: the first ceil(d/2) left to right on top, the rest right to left below."
+        if i < ncol: return x0 + i * (bw + gx), y_top
+        return x0 + (d - 1 - i) * (bw + gx), y_bot
+    for i, blk in enumerate(net.blocks):
+        x, y = pos(i)
+        is_dm = isinstance(blk, DiffMaBlock)
+        box(x, y, bw, bh, K['diffma'] if is_dm else K['mamba'], gid=f'block:{i}')
+        mixer = blk.mamba1 if is_dm else blk.mamba
+        ax.text(x + 0.1, y + bh - 0.1, f'block {i}', ha='left', va='top', fontsize=8, weight='bold')
+        ax.text(x + bw / 2, y + bh - 0.36, 'Mamba₁(h), Mamba₂(h⊙w)' if is_dm else 'Mamba(h)', ha='center', va='top', fontsize=6)
+        routes = mixer.routes
+        if callable(routes): lab, draw = 'custom routes', None
+        else:
+            names = [_short_route(r) for r in routes]
+            lab = '\n'.join(' │ '.join(names[k:k + 2]) for k in range(0, len(names), 2)) if len(names) > 3 else ' │ '.join(names)
+            extra = [f'{mixer.merge_mode} of {len(names)}'] * (mixer.merge_mode != 'sum') + [f'{mixer.segments} pieces'] * (mixer.segments > 1)
+            if extra: lab += f" ({', '.join(extra)})"
+            draw = next((k for k, r in enumerate(routes) if r not in ('row', 'row_rev')), 0)
+        ax.text(x + bw / 2, y + 0.08, lab, ha='center', va='bottom', fontsize=5.8, linespacing=1.1)
+        if is_dm:
+            box(x + bw - 0.38, y + bh - 0.3, 0.3, 0.22, K['mask'], '⊙w', fs=6, gid=f'mask:{i}', color='white', lw=0.5)
+        if thumbnails and draw is not None:
+            nl = lab.count('\n') + 1
+            s = 0.98 - 0.12 * (nl - 1)
+            ia = ax.inset_axes([x + (bw - s) / 2, y + 0.18 + 0.12 * nl, s, s], transform=ax.transData)
+            _route_thumbnail(ia, mixer.paths((gh, gw))[draw], gh, gw)
+            for sp in ia.spines.values(): sp.set_linewidth(0.4)
+        # main flow to the next block
+        if i + 1 < d:
+            xn, yn = pos(i + 1)
+            if i + 1 < ncol: arrow((x + bw, y + bh / 2), (xn, yn + bh / 2))
+            elif i + 1 == ncol: arrow((x + bw / 2, y), (xn + bw / 2, yn + bh), cs='arc3')
+            else: arrow((x, y + bh / 2), (xn + bw, yn + bh / 2))
+    # long skips (U-ViT): block i > d/2 adds the output of block d - i - 1 to its input
+    for i in range(d):
+        if i > d / 2:
+            s = d - i - 1
+            (xs, ys), (xt, yt) = pos(s), pos(i)
+            arrow((xs + 0.3, ys), (xt + 0.3, yt + bh), K['skip'], gid=f'skip:{s}->{i}', lw=1.3)
+            ax.text(xs + 0.36, (ys + yt + bh) / 2, '+', color=K['skip'], fontsize=9, weight='bold', va='center')
+    ax.text(x0 - 0.1, 3.0, 'long\nskips', color=K['skip'], fontsize=7.5, ha='right', va='center')
+    if n_mask: how = 'h = LN(x)(1 + γ) + β;  a = Mamba₁(h), b = Mamba₂(h ⊙ w), each over the block\'s routes, summed;  x ← x + g ⊙ (α a + (1 − α) b), α = σ(MLP([a ; b])) per token'
+    else: how = 'h = LN(x)(1 + γ) + β;  x ← x + g ⊙ Mamba(h) over the block\'s routes (w is passed and ignored)'
+    ax.text(max((x0 + xr) / 2, x_max / 2), y_top + bh + 0.28, how, fontsize=7.2, ha='center', va='center', color='#333')
+    # --- output: final layer → ε̂, v ---
+    xl, yl = pos(d - 1)
+    oc = net.out_channels
+    fl = net.final_layer
+    box(0.0, y_bot + 0.55, 2.75, 1.0, K['io'],
+        f'final layer: LN, adaLN(c)\nLinear {D} → {fl.linear.out_features} = {p}²·{oc}\nunpatchify → {oc}×{H}×{W}', fs=6.6)
+    arrow((xl, yl + bh / 2), (2.75, y_bot + 1.05))
+    if net.learn_sigma:
+        box(0.0, y_bot - 0.45, 1.3, 0.6, '#fff2cc', f'ε̂  ({net.in_channels} ch)', fs=7.5)
+        box(1.45, y_bot - 0.45, 1.3, 0.6, '#fff2cc', f'v ({net.in_channels} ch)\nlearned variance', fs=6.5)
+    else: box(0.0, y_bot - 0.45, 2.75, 0.6, '#fff2cc', f'ε̂  ({oc} ch)', fs=7.5)
+    arrow((1.375, y_bot + 0.55), (1.375, y_bot + 0.15))
+    if title is None:
+        n_par = sum(q.numel() for q in net.parameters())
+        title = (f'DiffMa ({net.scheme} routes, {net.convention!r} convention): {d} blocks, D = {D}, patch {p}, '
+                 f'{gh}×{gw} tokens, {n_par / 1e6:.2f} M parameters')
+    ax.set_title(title, fontsize=10)
+    return ax
 
 # %% ../nbs/12_diffma.ipynb #d9e74680
 _EMBEDDER_PREFIXES = ('vision_embedding.', 'fc.', 'norm.')

@@ -7,8 +7,8 @@ Docs: https://vmddpm-nb.github.io/vmddpm_nb/learner.html.md"""
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'vmddpm_model', 'DiffusionCallback', 'EMACallback', 'NonFiniteLossError', 'FiniteLossCallback',
            'BatchSplitDL', 'SplitBatchCallback', 'diffusion_learner', 'fixed_noise_loss', 'sample_images', 'save_grid',
-           'SamplePreviewCallback', 'save_checkpoint', 'atomic_save', 'read_checkpoint', 'load_checkpoint',
-           'model_from_checkpoint', 'CheckpointCallback']
+           'EveryEpochsCallback', 'SamplePreviewCallback', 'save_checkpoint', 'atomic_save', 'read_checkpoint',
+           'load_checkpoint', 'model_from_checkpoint', 'CheckpointCallback']
 
 # %% ../nbs/08_learner.ipynb #422a781a
 import copy
@@ -335,7 +335,7 @@ _MIXED = (None, 'fp16', 'bf16')
 def diffusion_learner(dls, # fastai DataLoaders whose batches are (x0,) clean images in [-1, 1]
                       model:nn.Module, # ε-predictor called as model(x_t, t), e.g. from `vmddpm_model`
                       schedule:NoiseSchedule|None=None, # variance schedule (None: linear, T = 1000)
-                      lr:float=1e-4, # default learning rate (the paper: 1e-4)
+                      lr:float=1e-4, # default learning rate (the paper's stated minimum, 1e-4, used as a constant)
                       ema_decay:float|None=0.9999, # EMA decay (None: no EMA)
                       ema_warmup:bool=True, # EMA warm-up (see `EMACallback`)
                       opt_func=Adam, # fastai optimiser function (the paper: Adam)
@@ -458,8 +458,35 @@ def save_grid(x:Tensor, # (N, C, H, W) images in [-1, 1] (C = 1 or 3)
     Image.fromarray((g[0] if x.shape[1] == 1 else g.permute(1, 2, 0)).mul(255).round().byte().numpy()).save(path)
     return path
 
+# %% ../nbs/08_learner.ipynb #badb217b
+class EveryEpochsCallback(Callback):
+    "Base of the callbacks that act after every `every`-th epoch that trained: on rank 0 only, never during `lr_find`; subclasses write `act()`."
+    def __init__(self,
+                 every:int=1, # epochs between actions
+                ):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1: raise ValueError(f"every: expected a positive int, got {every!r}")
+        self.every = every
+
+    def before_epoch(self): self._trained = False
+    def after_train(self): self._trained = True
+
+    def after_epoch(self):
+        if not self._trained or hasattr(self.learn, 'lr_finder') or (self.epoch + 1) % self.every: return
+        if rank_distrib() != 0: return   # data-parallel: the processes hold the same weights; rank 0 alone acts
+        self.act()
+
+    def act(self):
+        "What to do at a due epoch (subclasses)."
+        raise NotImplementedError
+
+    def model_to_sample(self)->nn.Module: # the EMA model if the learner has one, else the raw model (unwrapped)
+        "The weights to sample from: the EMA copy when there is one."
+        ema = getattr(self.learn, 'ema', None)
+        return ema.ema_model if isinstance(ema, EMACallback) and ema.ema_model is not None else _unwrap(self.learn.model)
+
+
 # %% ../nbs/08_learner.ipynb #81f4a966
-class SamplePreviewCallback(Callback):
+class SamplePreviewCallback(EveryEpochsCallback):
     "Every `every` epochs, sample from the EMA (or raw) model with fixed noise; keep the images and/or save PNG grids."
     order = 60
     def __init__(self,
@@ -473,25 +500,20 @@ class SamplePreviewCallback(Callback):
                  keep:bool=True, # keep the images in `self.previews`
                  nrow:int=8, # images per row of the PNG grid
                 ):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1: raise ValueError(f"every: expected a positive int, got {every!r}")
+        super().__init__(every)
         if sampler not in _SAMPLERS: raise ValueError(f"sampler: expected one of {_SAMPLERS}, got {sampler!r}")
-        store_attr('every,n,sampler,steps,eta,seed,keep,nrow')
+        store_attr('n,sampler,steps,eta,seed,keep,nrow')
         self.folder = None if folder is None else Path(folder)
         self.previews, self.files = [], []
 
-    def before_epoch(self): self._trained = False
-    def after_train(self): self._trained = True
-
-    def after_epoch(self):
-        if not self._trained or hasattr(self.learn, 'lr_finder') or (self.epoch + 1) % self.every: return
-        if rank_distrib() != 0: return   # data-parallel: one process samples and writes (all hold the same EMA)
-        ema = getattr(self.learn, 'ema', None)
-        model = ema.ema_model if isinstance(ema, EMACallback) and ema.ema_model is not None else _unwrap(self.learn.model)
-        shape = self.learn.diffusion.image_shape
-        x = sample_images(model, self.learn.schedule, self.n, shape, self.sampler, self.steps, self.eta, seed=self.seed)
+    def act(self):
+        "Sample with the preview seed from the EMA (or raw) model; keep and/or write the grid."
+        x = sample_images(self.model_to_sample(), self.learn.schedule, self.n, self.learn.diffusion.image_shape, self.sampler,
+                          self.steps, self.eta, seed=self.seed)
         if self.keep: self.previews.append((self.epoch, x))
         if self.folder is not None:
             self.files.append(save_grid(x, self.folder / f'preview_epoch{self.epoch + 1:03d}.png', nrow=self.nrow))
+
 
 # %% ../nbs/08_learner.ipynb #7965ceff
 CHECKPOINT_FORMAT = 'vmddpm_nb.checkpoint/1'  # the `format` entry of every checkpoint file
@@ -641,8 +663,8 @@ def model_from_checkpoint(path:str|Path, # a file written by `save_checkpoint` f
     sched = NoiseSchedule(s['betas'], name=s['name']) if s is not None else NoiseSchedule.from_name('linear_beta', 1000)
     return m.to(device).eval(), sched, ck
 
-class CheckpointCallback(Callback):
-    "Save a checkpoint (see `save_checkpoint`) every `every` epochs and at the end of training."
+class CheckpointCallback(EveryEpochsCallback):
+    "Save a checkpoint (see `save_checkpoint`) after every `every`-th epoch that trained (rank 0; not during `lr_find`)."
     order = 70
     def __init__(self,
                  fname:str='checkpoint.pt', # file name; may contain {epoch} (e.g. 'ckpt_{epoch:03d}.pt')
@@ -650,17 +672,14 @@ class CheckpointCallback(Callback):
                  folder:str|Path|None=None, # None: learn.path/learn.model_dir
                  with_opt:bool=True, # include the optimiser state
                 ):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1: raise ValueError(f"every: expected a positive int, got {every!r}")
-        store_attr('fname,every,with_opt')
+        super().__init__(every)
+        store_attr('fname,with_opt')
         self.folder, self.saved = None if folder is None else Path(folder), []
 
     def _path(self):
         folder = self.folder or Path(self.learn.path) / self.learn.model_dir
         return folder / self.fname.format(epoch=self.epoch + 1)
 
-    def before_epoch(self): self._trained = False
-    def after_train(self): self._trained = True
-    def after_epoch(self):
-        if not self._trained or hasattr(self.learn, 'lr_finder') or (self.epoch + 1) % self.every: return
-        if rank_distrib() != 0: return   # data-parallel: the processes hold the same weights; rank 0 alone writes
+    def act(self):
+        "Write the checkpoint of this epoch."
         self.saved.append(save_checkpoint(self.learn, self._path(), with_opt=self.with_opt))

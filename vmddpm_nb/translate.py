@@ -6,8 +6,9 @@ Docs: https://vmddpm-nb.github.io/vmddpm_nb/translation.html.md"""
 
 # %% auto #0
 __all__ = ['diffma_translator', 'pretrain_embedder', 'HybridLoss', 'TranslationCallback', 'translation_learner', 'translate',
-           'plot_translation', 'save_translator', 'translator_from_checkpoint', 'TranslationPreviewCallback',
-           'MonaiDenoiser', 'translate_demo', 'translate_sample', 'translate_evaluate', 'translate_train']
+           'plot_translation', 'ConcatTranslator', 'save_translator', 'translator_from_checkpoint',
+           'TranslationPreviewCallback', 'MonaiDenoiser', 'translate_demo', 'translate_sample', 'translate_evaluate',
+           'translate_train']
 
 # %% ../nbs/16_translation.ipynb #91f0a7e5
 import copy
@@ -25,7 +26,7 @@ from torch import Tensor
 from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.optimizer import Adam
-from fastai.distributed import DistributedDL, rank_distrib
+from fastai.distributed import DistributedDL
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 
@@ -33,7 +34,7 @@ from .diffusion import NoiseSchedule, q_sample, _check_schedule
 from .iddpm import hybrid_loss, p_sample_loop_learned, split_output
 from .diffma import DiffMa, DiffMaConditional, VisionEmbedder, ConvImageEncoder, info_nce_loss, diffma_model, DIFFMA_CONFIGS
 from .autoencoder import autoencoder_kl, encode, encode_dist, decode, down_factor
-from .learner import (DiffusionCallback, EMACallback, FiniteLossCallback, SplitBatchCallback, save_checkpoint,
+from .learner import (DiffusionCallback, EMACallback, EveryEpochsCallback, FiniteLossCallback, SplitBatchCallback, save_checkpoint,
                                read_checkpoint, load_checkpoint, _unwrap, _eval_mode, _forked_rng, _MIXED)
 
 # %% ../nbs/16_translation.ipynb #bca0b192
@@ -41,6 +42,7 @@ def diffma_translator(config:str='tiny', # a key of `DIFFMA_CONFIGS` ('tiny' for
                       latent_size:int=16, # latent side h = image side / the autoencoder's down-sampling factor
                       latent_channels:int=4, # autoencoder latent channels
                       encoder_widths:tuple=(16, 32, 64), # `ConvImageEncoder` stage widths (our stand-in for BiomedCLIP)
+                      soft_mask:bool=True, # False: w = 1 in every block (the mask-off ablation)
                       **kw, # any `DiffMa` argument (depth, hidden_size, scheme, convention, ...)
                      )->DiffMaConditional: # with `.model_config`, so a checkpoint can rebuild it
     "DiffMa conditioned on a CT: backbone, a new (untrained) Vision Embedder matching it, and a small CNN image encoder."
@@ -48,8 +50,9 @@ def diffma_translator(config:str='tiny', # a key of `DIFFMA_CONFIGS` ('tiny' for
     widths = tuple(int(w) for w in encoder_widths)
     bb = diffma_model(config, input_size=latent_size, in_channels=latent_channels, **kw)
     emb = VisionEmbedder(latent_size, bb.patch_size, latent_channels, bb.hidden_size)
-    m = DiffMaConditional(bb, emb, ConvImageEncoder(1, bb.hidden_size, widths))
-    m.model_config = dict(config=config, latent_size=latent_size, latent_channels=latent_channels, encoder_widths=list(widths), **kw)
+    m = DiffMaConditional(bb, emb, ConvImageEncoder(1, bb.hidden_size, widths), soft_mask=soft_mask)
+    m.model_config = dict(config=config, latent_size=latent_size, latent_channels=latent_channels, encoder_widths=list(widths),
+                          soft_mask=bool(soft_mask), **kw)
     return m
 
 # %% ../nbs/16_translation.ipynb #4d83423c
@@ -191,7 +194,7 @@ class TranslationCallback(DiffusionCallback):
 
 # %% ../nbs/16_translation.ipynb #e7904e3d
 def translation_learner(dls, # fastai DataLoaders of paired batches (ct, mr) or (ct, mr, mask), images in [-1, 1]
-                        model:DiffMaConditional, # the conditional denoiser (its embedder pre-trained and frozen)
+                        model:nn.Module, # a `DiffMaConditional` (embedder pre-trained, frozen) or any model(x_t, t, ct, ct_latent) → (B, 2c, h, w)
                         ae:nn.Module, # the frozen autoencoder
                         scale:float, # its latent scale factor
                         schedule:NoiseSchedule|None=None, # variance schedule (None: linear, T = 1000, as DiffMa)
@@ -207,7 +210,7 @@ def translation_learner(dls, # fastai DataLoaders of paired batches (ct, mr) or 
                         **kwargs, # passed to fastai's `Learner`
                        )->Learner: # `.schedule`, `.diffusion` (the TranslationCallback), `.ema`, `.ae`, `.scale`
     "A fastai `Learner` that trains DiffMa on MR latents conditioned on the CT, with DiffMa's documented defaults (AdamW 1e-4, wd 0, EMA 0.999, T = 1000 linear, hybrid loss)."
-    if not isinstance(model, DiffMaConditional): raise TypeError(f"model: expected a DiffMaConditional, got {type(model).__name__}")
+    if not isinstance(model, nn.Module): raise TypeError(f"model: expected a DiffMaConditional or another nn.Module, got {type(model).__name__}")
     if mixed_precision not in _MIXED: raise ValueError(f"mixed_precision: expected one of {_MIXED}, got {mixed_precision!r}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0): raise ValueError(f"lr: expected a positive number, got {lr!r}")
     schedule = NoiseSchedule.from_name('linear_beta', 1000) if schedule is None else schedule
@@ -225,7 +228,7 @@ def translation_learner(dls, # fastai DataLoaders of paired batches (ct, mr) or 
 
 # %% ../nbs/16_translation.ipynb #a6b265eb
 @torch.no_grad()
-def translate(model:DiffMaConditional, # the (EMA) conditional denoiser
+def translate(model:nn.Module, # the (EMA) conditional denoiser: a `DiffMaConditional` or any model(x_t, t, ct, ct_latent) → (B, 2c, h, w)
               ae:nn.Module, # the autoencoder it was trained with
               scale:float, # the latent scale factor
               ct:Tensor, # (B, 1, H, W) CT images in [-1, 1]
@@ -235,9 +238,9 @@ def translate(model:DiffMaConditional, # the (EMA) conditional denoiser
               bs:int=16, # images per sampling batch
               interp:str='log', # variance interpolation the model was trained with
               progress:bool=False, # progress bar over the steps
-             )->dict: # 'mr' (B, 1, H, W) generated images in [-1, 1]; 'latent' (B, c, h, w); 'w' (B, gh, gw) soft mask
+             )->dict: # 'mr' (B, 1, H, W) generated images in [-1, 1]; 'latent' (B, c, h, w); 'w' (B, gh, gw) soft mask (DiffMa only)
     "Generate MR slices for CT slices: encode the CT (latent mean), DDPM with the learned variance on `steps` re-spaced steps, decode."
-    if not isinstance(model, DiffMaConditional): raise TypeError(f"model: expected a DiffMaConditional, got {type(model).__name__}")
+    if not isinstance(model, nn.Module): raise TypeError(f"model: expected a DiffMaConditional or another nn.Module, got {type(model).__name__}")
     if not isinstance(ct, Tensor) or ct.dim() != 4 or not ct.is_floating_point():
         raise ValueError(f"ct: expected a float (B, C, H, W) tensor of CT images, got {tuple(ct.shape) if isinstance(ct, Tensor) else type(ct).__name__}")
     if not torch.isfinite(ct).all(): raise ValueError("ct: contains NaN/inf")
@@ -245,22 +248,26 @@ def translate(model:DiffMaConditional, # the (EMA) conditional denoiser
     _pos_int('bs', bs)
     schedule = NoiseSchedule.from_name('linear_beta', 1000) if schedule is None else schedule
     dev = next(model.parameters()).device
-    bb = model.backbone
-    outs = {'mr': [], 'latent': [], 'w': []}
+    dm = isinstance(model, DiffMaConditional)
+    bb = model.backbone if dm else None
+    outs = {'mr': [], 'latent': [], 'w': []} if dm else {'mr': [], 'latent': []}
     g = torch.Generator(device=dev).manual_seed(seed)
     with _forked_rng(seed), _eval_mode(model):
         for i in range(0, len(ct), bs):
             c = ct[i:i + bs].to(dev)
             c_lat = encode(ae, c, scale).to(dev)
-            if tuple(c_lat.shape[1:]) != (bb.in_channels, *bb.input_size):
-                raise ValueError(f"ct: its latents are {tuple(c_lat.shape[1:])}, the model takes {(bb.in_channels, *bb.input_size)}; "
-                                 f"resize the CT to the model's image size")
-            y, y2, w = model.encode(c, c_lat)
-            fn = lambda x, t: bb(x, t, y, y2, w)
+            if dm:
+                if tuple(c_lat.shape[1:]) != (bb.in_channels, *bb.input_size):
+                    raise ValueError(f"ct: its latents are {tuple(c_lat.shape[1:])}, the model takes {(bb.in_channels, *bb.input_size)}; "
+                                     f"resize the CT to the model's image size")
+                y, y2, w = model.encode(c, c_lat)                             # the condition once per batch, not per step
+                fn = lambda x, t: bb(x, t, y, y2, w)
+            else: fn = lambda x, t, c=c, c_lat=c_lat: model(x, t, c, c_lat)
             z = p_sample_loop_learned(fn, c_lat.shape, schedule, steps=steps, generator=g, device=dev, interp=interp,
                                       progress=progress)
             outs['mr'].append(decode(ae, z, scale).float().clamp(-1, 1).cpu())
-            outs['latent'].append(z.float().cpu()); outs['w'].append(w[..., 0].reshape(len(c), *bb.grid).float().cpu())
+            outs['latent'].append(z.float().cpu())
+            if dm: outs['w'].append(w[..., 0].reshape(len(c), *bb.grid).float().cpu())
     return {k: torch.cat(v) for k, v in outs.items()}
 
 # %% ../nbs/16_translation.ipynb #af68d317
@@ -303,6 +310,28 @@ def plot_translation(ct:Tensor, # (B, 1, H, W) CT in [-1, 1]
         fig.savefig(path, dpi=110)
     return fig
 
+# %% ../nbs/16_translation.ipynb #b6af7701
+class ConcatTranslator(nn.Module):
+    "A conditional denoiser from an unconditional one: it denoises [x_t ; CT latent] (channels stacked), the usual conditional-LDM baseline (not DiffMa's design)."
+    def __init__(self,
+                 denoiser:nn.Module, # model(x, t) with 2c input channels (x_t, CT latent) and 2c output channels (ε̂, v)
+                ):
+        super().__init__()
+        if not isinstance(denoiser, nn.Module): raise TypeError(f"denoiser: expected an nn.Module, got {type(denoiser).__name__}")
+        self.denoiser = denoiser
+
+    def forward(self,
+                x:Tensor, # (B, c, h, w) noisy MR latent x_t
+                t, # (B,) time steps
+                ct:Tensor, # (B, 1, H, W) CT images (unused: the CT enters through its latent)
+                ct_latent:Tensor, # (B, c, h, w) CT latent
+               )->Tensor: # (B, 2c, h, w)
+        "denoiser([x_t ; z_CT], t)."
+        if not isinstance(ct_latent, Tensor) or ct_latent.shape != x.shape:
+            raise ValueError(f"ct_latent: expected the shape of x {tuple(x.shape)}, got "
+                             f"{tuple(ct_latent.shape) if isinstance(ct_latent, Tensor) else type(ct_latent).__name__}")
+        return self.denoiser(torch.cat([x, ct_latent.to(x.dtype)], dim=1), t)
+
 # %% ../nbs/16_translation.ipynb #f149b462
 _TRANSLATOR_KIND = 'vmddpm_nb.translator/1'  # the `extra['kind']` of a translation checkpoint
 
@@ -344,7 +373,7 @@ def translator_from_checkpoint(path:str|Path, # a file written by `save_translat
             'checkpoint': ck}
 
 # %% ../nbs/16_translation.ipynb #3aecccfd
-class TranslationPreviewCallback(Callback):
+class TranslationPreviewCallback(EveryEpochsCallback):
     "Every `every` epochs, translate a fixed CT batch with the EMA (or raw) model; keep the images and/or save a figure."
     order = 60
     def __init__(self,
@@ -357,25 +386,20 @@ class TranslationPreviewCallback(Callback):
                  folder:str|Path|None=None, # write translate_epochNNN.png here (None: keep in memory only)
                  synthetic_ct:bool=False, # label the figures as the demo's synthetic CT
                 ):
-        _pos_int('every', every)
-        store_attr('ct,mr,mask,every,steps,seed,synthetic_ct')
+        super().__init__(every)
+        store_attr('ct,mr,mask,steps,seed,synthetic_ct')
         self.folder = None if folder is None else Path(folder)
         self.previews, self.files = [], []
 
-    def before_epoch(self): self._trained = False
-    def after_train(self): self._trained = True
-
-    def after_epoch(self):
-        if not self._trained or hasattr(self.learn, 'lr_finder') or (self.epoch + 1) % self.every: return
-        if rank_distrib() != 0: return
+    def act(self):
+        "Translate the preview CT batch with the EMA (or raw) model; keep the images and/or write the figure."
         import matplotlib.pyplot as plt
-        ema = getattr(self.learn, 'ema', None)
-        model = ema.ema_model if isinstance(ema, EMACallback) and ema.ema_model is not None else _unwrap(self.learn.model)
-        out = translate(model, self.learn.ae, self.learn.scale, self.ct, self.learn.schedule, steps=self.steps, seed=self.seed)
+        out = translate(self.model_to_sample(), self.learn.ae, self.learn.scale, self.ct, self.learn.schedule,
+                        steps=self.steps, seed=self.seed)
         self.previews.append((self.epoch, out['mr']))
         if self.folder is not None:
             p = self.folder / f'translate_epoch{self.epoch + 1:03d}.png'
-            fig = plot_translation(self.ct, out['mr'], self.mr, out['w'], self.mask, synthetic_ct=self.synthetic_ct,
+            fig = plot_translation(self.ct, out['mr'], self.mr, out.get('w'), self.mask, synthetic_ct=self.synthetic_ct,
                                    title=f'epoch {self.epoch + 1}', path=p)
             plt.close(fig)
             self.files.append(p)
@@ -552,49 +576,67 @@ def _translate_demo(out, size, ae_steps, embed_steps, epochs, bs, lr, ema, steps
     print(f"done in {time.time() - t0:.0f} s: {', '.join(sorted(p.name for p in out.iterdir()))} in {out}")
     return summary
 
-def _read_ct_inputs(path, size):
-    "CT slices from a NIfTI volume (axial slices, HU window of SynthRAD), a folder of NIfTI volumes or PNG slices (already windowed, 0..255 → [-1, 1])."
+def _read_ct_inputs(path, size, png_window=None):
+    "CT slices from a NIfTI volume (axial slices, HU window of SynthRAD), a folder of NIfTI volumes or PNG slices (levels 0..max read as HU `png_window`, then the same window)."
     from vmddpm_nb.data import NIFTI_EXTS, IMAGE_EXTS, read_volume, read_image, intensity_scaler, SYNTHRAD_SCALE, slice_transforms
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"--ct: {p} does not exist")
     files = [p] if p.is_file() else sorted(f for f in p.rglob('*') if f.is_file() and f.name.lower().endswith(NIFTI_EXTS + IMAGE_EXTS))
     if not files: raise FileNotFoundError(f"--ct: {p} holds no NIfTI volumes or PNG/JPEG slices")
     tf = slice_transforms(('image',), size=size, fit='crop', scale='none')
-    xs, names = [], []
+    lo, hi_hu = _png_window(png_window)
+    to_unit = intensity_scaler(SYNTHRAD_SCALE['ct'])
+    xs, names, n_png = [], [], 0
     for f in files:
         low = f.name.lower()
         if low.endswith(NIFTI_EXTS):
             vol = read_volume(f)
             if vol.ndim != 3: raise ValueError(f"--ct: {f} is not a 3-D volume (shape {vol.shape})")
-            v = np.asarray(intensity_scaler(SYNTHRAD_SCALE['ct'])(vol[None].astype(np.float32)))[0]
+            v = np.asarray(to_unit(vol[None].astype(np.float32)))[0]
             base = f.name[:-7] if low.endswith('.nii.gz') else f.stem
             for k in range(v.shape[2]):
                 xs.append(tf({'image': torch.from_numpy(np.ascontiguousarray(v[..., k]))[None]})['image']); names.append(f'{base}_z{k:03d}')
         elif low.endswith(IMAGE_EXTS):
             a = np.asarray(read_image(f), dtype=np.float32)
-            if a.ndim == 3: a = a.mean(-1) if a.shape[-1] in (3, 4) else a[0]
-            hi = 65535.0 if a.max() > 255 else 255.0
-            xs.append(tf({'image': torch.from_numpy(a / hi * 2 - 1)[None]})['image'].clamp(-1, 1)); names.append(f.stem)
+            a = a[0]                                                           # read_image gives (1, H, W), colour already as luma
+            top = 65535.0 if a.max() > 255 else 255.0
+            hu = lo + a / top * (hi_hu - lo)                                   # the levels as Hounsfield units
+            v = np.asarray(to_unit(hu[None].astype(np.float32)))[0]           # then the model's own CT window
+            xs.append(tf({'image': torch.from_numpy(np.ascontiguousarray(v))[None]})['image'].clamp(-1, 1)); names.append(f.stem)
+            n_png += 1
         else: raise ValueError(f"--ct: {f} is neither a NIfTI volume nor a PNG/JPEG slice")
+    if n_png: print(f"{n_png} PNG/JPEG CT slice(s): level 0 read as {lo:g} HU and the top level as {hi_hu:g} HU (--png-window), "
+                    f"then windowed to [{SYNTHRAD_SCALE['ct'][0]:g}, {SYNTHRAD_SCALE['ct'][1]:g}] HU as in training")
     return torch.stack([x.float() for x in xs]), names
+
+def _png_window(w):
+    "(lo, hi) HU of a PNG's lowest and highest level; None: the training window (SynthRAD's CT window)."
+    from vmddpm_nb.data import SYNTHRAD_SCALE
+    if w is None: return SYNTHRAD_SCALE['ct']
+    try: lo, hi = (float(v) for v in w)
+    except (TypeError, ValueError): raise ValueError(f"--png-window: expected two numbers LO HI (HU), got {w!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi): raise ValueError(f"--png-window: expected finite LO < HI (HU), got {lo:g} {hi:g}")
+    return lo, hi
 
 def translate_sample(
     checkpoint:str, # a checkpoint written by `vmddpm translate demo` or `train`
-    ct:str, # a CT NIfTI volume, a folder of them, or a folder of PNG CT slices (already windowed to 0..255)
+    ct:str, # a CT NIfTI volume (HU), a folder of them, or a folder of PNG/JPEG CT slices
     out:str='translated', # output folder: one PNG per slice, and a NIfTI volume per input volume
     steps:int=250, # re-spaced sampling steps (DiffMa: 250)
     seed:int=0, # seed
     bs:int=16, # slices per sampling batch
     raw:bool=False, # use the raw weights instead of the EMA
     overwrite:bool=False, # replace files in a non-empty `out`
+    png_window:tuple|None=None, # (lo, hi): the HU that a PNG's level 0 and its top level (255 or 65535) stand for; None: (-1024, 3071), the training window
 )->list: # the written files
     "Generate MR slices for CT slices with a translation checkpoint; write PNGs (and a NIfTI stack per CT volume)."
     import nibabel as nib
     cli = _cli()
     cli._need_int(steps, '--steps', 2, 1000); cli._need_int(bs, '--bs'); cli._check_common(seed)
+    png_window = _png_window(png_window)
     r = translator_from_checkpoint(checkpoint, use_ema=not raw)
     size = r['model'].backbone.input_size[0] * down_factor(r['ae'])
-    x, names = _read_ct_inputs(ct, size)
+    x, names = _read_ct_inputs(ct, size, png_window)
     out = cli._claim_out(out, overwrite, outputs=())
     if steps > r['schedule'].T: raise ValueError(f"--steps: expected 2..{r['schedule'].T} (the checkpoint's T), got {steps}")
     t0 = time.time()
@@ -657,15 +699,13 @@ def translate_evaluate(
         Path(out).parent.mkdir(parents=True, exist_ok=True); cli._write_json(out, res); print(f'→ {out}')
     return res
 
-class _SaveEvery(Callback):
+class _SaveEvery(EveryEpochsCallback):
     "Write a translation checkpoint at the end of every `every`-th epoch (atomically: an interrupted run keeps the last one)."
     order = 70
-    def __init__(self, path, ae_config, every=1): self.path, self.ae_config, self.every = Path(path), ae_config, every
-    def before_epoch(self): self._trained = False
-    def after_train(self): self._trained = True
-    def after_epoch(self):
-        if self._trained and (self.epoch + 1) % self.every == 0 and rank_distrib() == 0:
-            save_translator(self.learn, self.path, ae_config=self.ae_config)
+    def __init__(self, path, ae_config, every=1):
+        super().__init__(every)
+        self.path, self.ae_config = Path(path), ae_config
+    def act(self): save_translator(self.learn, self.path, ae_config=self.ae_config)
 
 def translate_train(
     data:str, # the SynthRAD2023 Task1 folder (holding brain/ and/or pelvis/ with one folder per patient: mr, ct, mask .nii.gz)
