@@ -86,6 +86,29 @@ def scan_numbers(model, xva, a):
     return {str(k): {c: float(v) for c, v in row.items()} for k, row in s.iterrows()}
 
 
+def regen_spread(model, size, sched, n=16, steps=25, device='cpu'):
+    """How much regeneration alone changes a sample: η = 0 DDIM from one fixed x_T under two regeneration draws
+    (`regen_eval='random'`, two global seeds), RMS of the difference over the RMS of the samples. 0 without
+    regeneration; the model's own `regen_eval` and the global RNG are restored."""
+    import torch
+    from vmddpm_nb.diffusion import ddim_sample
+    from vmddpm_nb.ss2d import SS2D, set_regen
+    old = [(m, m.regen_eval) for m in model.modules() if isinstance(m, SS2D)]
+    xT = torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    outs, was_training = [], model.training
+    try:
+        model.eval(); set_regen(model, eval_mode='random')
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            for gs in (1, 2):
+                torch.manual_seed(gs)
+                outs.append(ddim_sample(model, xT.shape, sched, steps=steps, eta=0.0, x_T=xT, device=device).float().cpu())
+    finally:
+        for m, e in old: m.regen_eval = e
+        model.train(was_training)
+    a, b = outs
+    return ((a - b).pow(2).mean() / a.pow(2).mean()).sqrt().item()
+
+
 def load_data(size, quick):
     "(train, held-out) demo slices in [-1, 1]."
     from vmddpm_nb.data import demo_brain_slices, split_slabs
@@ -124,6 +147,7 @@ def train_one(name, a, xtr, xva, seed):
     if scan1:
         print(f'[{name} seed {seed}] scan shares (medians; init → trained): ' + ', '.join(
             f"{k} {scan0['all'][k]:.4f} → {scan1['all'][k]:.4f}" for k in scan1['all']), flush=True)
+    spread = regen_spread(ema, a.size, sched, n=4 if a.quick else 16, steps=3 if a.quick else 25, device=a.device) if is_vm else None
     if is_vm:
         from vmddpm_nb.ss2d import set_regen
         set_regen(ema, eval_mode=a.regen_eval)
@@ -137,10 +161,22 @@ def train_one(name, a, xtr, xva, seed):
     tl = [float(v[0]) for v in learn.recorder.values]
     res = dict(model=name, seed=seed, params=params, steps=learn.diffusion.n_batches, epochs=epochs,
                train_s=round(t_train, 1), sample_s=round(t_sample, 1), heldout_loss=held,
-               final_train_loss=tl[-1] if tl else None, checkpoint=ck.name, scan_init=scan0, scan_trained=scan1)
+               final_train_loss=tl[-1] if tl else None, checkpoint=ck.name, scan_init=scan0, scan_trained=scan1,
+               regen_spread=spread)
     print(f'[{name} seed {seed}] {res["steps"]} steps in {t_train:.0f} s; held-out L_simple {held:.4f}; '
           f'{a.n} samples in {t_sample:.0f} s', flush=True)
     return res, ((s.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def fill_regen_spread(meta, work, device):
+    "`regen_spread` of every VM-DDPM run that lacks it (runs made before it was measured), from its checkpoint's EMA weights."
+    from vmddpm_nb.learner import model_from_checkpoint
+    for r in meta['runs']:
+        if r['model'].startswith('vmddpm') and r.get('regen_spread') is None and (work / r['checkpoint']).exists():
+            m, sched, _ = model_from_checkpoint(work / r['checkpoint'], device=device)
+            r['regen_spread'] = regen_spread(m, meta['size'], sched, n=4 if meta.get('quick') else 16,
+                                             steps=3 if meta.get('quick') else 25, device=device)
+            print(f"[{r['model']} seed {r['seed']}] η = 0 sample spread over regeneration draws {r['regen_spread']:.4f}", flush=True)
 
 
 def fid_table(work, xtr, xva, device):
@@ -173,24 +209,30 @@ def write_report(a, meta, fids, t_all):
              f"per model; seeds {meta['seeds']}. Command: `{meta['command']}`; measured {meta['date']}, "
              f"{t_all / 60:.0f} min in all.", '',
              f"FID from {meta['n_heldout']} held-out real slices is a smoke test (rank-deficient covariance, one template "
-             f"brain), not comparable with the paper's numbers; the first row is the floor these real sets allow.", '',
-             '| model | params | seed | train (s) | held-out L_simple | FID vs held-out | FID vs train | sampling (s) |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|']
+             f"brain), not comparable with the paper's numbers; the first row is the floor these real sets allow. "
+             f"η = 0 spread: {4 if meta.get('quick') else 16} η = 0 DDIM samples ({3 if meta.get('quick') else 25} steps) "
+             "from one fixed x_T, drawn twice with regeneration orders from two seeds; RMS of the difference over RMS of "
+             "the samples (`regen_spread`, EMA weights); 0 by construction without regeneration.", '',
+             '| model | params | seed | train (s) | held-out L_simple | FID vs held-out | FID vs train | sampling (s) | η = 0 spread over regeneration draws |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     fl = fids.get('real-train vs held-out') if fids else None
-    if fl: lines.append(f"| real training slices | — | — | — | — | {fl['heldout']:.1f} | — | — |")
+    if fl: lines.append(f"| real training slices | — | — | — | — | {fl['heldout']:.1f} | — | — | — |")
     for r in runs:
         f = (fids or {}).get(f"{r['model']}_seed{r['seed']}")
         fs = (f"{f['heldout']:.1f}", f"{f['train']:.1f}") if f else ('not computed', 'not computed')
         lines.append(f"| {r['model']} | {r['params']:,} | {r['seed']} | {r['train_s']:.0f} | {r['heldout_loss']:.4f} | "
-                     f"{fs[0]} | {fs[1]} | {r['sample_s']:.0f} |")
+                     f"{fs[0]} | {fs[1]} | {r['sample_s']:.0f} | "
+                     f"{'—' if r.get('regen_spread') is None else format(r['regen_spread'], '.3g')} |")
     if len(meta['seeds']) > 1:
-        lines += ['', '| model | mean held-out L_simple | mean FID vs held-out | spread (max − min) of FID |', '|---|---:|---:|---:|']
+        lines += ['', '| model | mean held-out L_simple | mean FID vs held-out | spread (max − min) of FID | mean η = 0 spread over regeneration draws |',
+                  '|---|---:|---:|---:|---:|']
         for m in meta['models']:
             rs = [r for r in runs if r['model'] == m]
             fv = [(fids or {}).get(f"{m}_seed{r['seed']}", {}).get('heldout') for r in rs]
             fv = [v for v in fv if v is not None]
             lines.append(f"| {m} | {statistics.mean(r['heldout_loss'] for r in rs):.4f} | "
-                         f"{statistics.mean(fv) if fv else float('nan'):.1f} | {max(fv) - min(fv) if fv else float('nan'):.1f} |")
+                         f"{statistics.mean(fv) if fv else float('nan'):.1f} | {max(fv) - min(fv) if fv else float('nan'):.1f} | "
+                         + (f"{statistics.mean(sp):.3g} |" if (sp := [r['regen_spread'] for r in rs if r.get('regen_spread') is not None]) else '— |'))
     scan_rows = [r for r in runs if r.get('scan_trained')]
     if scan_rows:
         cols = list(scan_rows[0]['scan_trained']['all'])
@@ -297,6 +339,7 @@ def main(argv=None):
         xtr, xva = load_data(a.size, a.quick)
         dev = 'cuda' if torch.cuda.is_available() else 'cpu'
         fids = fid_table(a.work, xtr, xva, dev)
+        fill_regen_spread(meta, Path(a.work), dev)
         meta['fid'] = fids; (Path(a.work) / 'meta.json').write_text(json.dumps(meta, indent=1))
         write_report(a, meta, fids, meta['seconds'])
         return

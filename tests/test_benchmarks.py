@@ -71,6 +71,9 @@ def test_reproduce_quick(tmp_path):
         assert num(r[0]) > 1e4 and math.isfinite(num(r[3])), r
         assert num(r[4]) > 0 and num(r[5]) > 0, f'{m}: FID not computed: {r}'
     assert t['vmddpm'][0] == t['vmddpm-noregen'][0], 'the ablation must keep the network'
+    assert num(t['vmddpm-noregen'][7]) == 0, 'without regeneration, η = 0 DDIM from one x_T must not depend on the seed'
+    assert num(t['vmddpm'][7]) > 0, 'with regeneration on while sampling, another draw of orders must change the samples'
+    assert t['unet'][7] == '—'
     assert num(t['real training slices'][4]) > 0
 
 
