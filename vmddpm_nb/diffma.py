@@ -570,7 +570,8 @@ class DiffMaConditional(nn.Module):
                              f"the backbone needs {backbone.grid[0] * backbone.grid[1]} of width {D}")
         if image_encoder is None: image_encoder = ConvImageEncoder(1, D)
         if not callable(image_encoder): raise TypeError("image_encoder: expected a module or a callable (B, C, H, W) -> (B, D)")
-        self.backbone, self.embedder, self.freeze_image_encoder, self.soft_mask = backbone, embedder, freeze_image_encoder, bool(soft_mask)
+        if not isinstance(soft_mask, bool): raise TypeError(f"soft_mask: expected True or False, got {soft_mask!r}")
+        self.backbone, self.embedder, self.freeze_image_encoder, self.soft_mask = backbone, embedder, freeze_image_encoder, soft_mask
         if isinstance(image_encoder, nn.Module): self.image_encoder = image_encoder
         else: self._image_encoder_fn = image_encoder
         self.embedder.requires_grad_(False).eval()
