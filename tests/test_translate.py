@@ -109,5 +109,28 @@ def test_demo_quick(tmp_path, capsys):
     s = json.loads((tmp_path / 'demo' / 'summary.json').read_text())
     assert 'SYNTHETIC' in s['data'] and s['quick'] is True
     for f in ('checkpoint.pt', 'translate_demo.png', 'loss.png'): assert (tmp_path / 'demo' / f).is_file(), f
+    assert s['prediction'] == 'v' and s['ct_tokens'] is True                 # the demo's two departures from DiffMa (lesson 16 §8)
+    r = translator_from_checkpoint(tmp_path / 'demo' / 'checkpoint.pt')
+    assert r['model'].prediction == 'v' and r['model'].ct_tokens
     code, out, err = run(['translate', 'demo', '--out', tmp_path / 'demo', '--quick'], capsys)   # never overwritten silently
     one_line_error(code, err, '--out', '--overwrite')
+    code, out, err = run(['translate', 'demo', '--out', tmp_path / 'rel', '--quick', '--prediction', 'eps', '--no-ct-tokens'], capsys)
+    assert code == 0, err
+    r = translator_from_checkpoint(tmp_path / 'rel' / 'checkpoint.pt')       # DiffMa's own conditioning and objective
+    assert r['model'].prediction == 'eps' and not r['model'].ct_tokens and 'ct_embed' not in dict(r['model'].named_children())
+
+
+def test_train_v_with_ct_tokens(tmp_path, capsys):
+    "`translate train --prediction v --ct-tokens`: the checkpoint remembers both, and `sample` uses them."
+    data = make_synthrad(tmp_path / 'Task1')
+    code, out, err = run(['translate', 'train', '--data', data, '--out', tmp_path / 'run', *TINY_TRAIN, '--prediction', 'v',
+                          '--ct-tokens'], capsys)
+    assert code == 0, err
+    r = translator_from_checkpoint(tmp_path / 'run' / 'checkpoint.pt')
+    assert r['model'].prediction == 'v' and r['model'].ct_tokens
+    assert json.loads((tmp_path / 'run' / 'summary.json').read_text())['prediction'] == 'v'
+    ct = data / 'brain' / '1BA001' / 'ct.nii.gz'
+    code, out, err = run(['translate', 'sample', '--checkpoint', tmp_path / 'run' / 'checkpoint.pt', '--ct', ct, '--out',
+                          tmp_path / 'gen', '--steps', '3'], capsys)
+    assert code == 0, err
+    assert len(list((tmp_path / 'gen').glob('mr_ct_z*.png'))) == 6

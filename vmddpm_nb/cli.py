@@ -929,6 +929,10 @@ def _parser():
     td.add_argument('--steps', type=int, default=100, help='re-spaced sampling steps (default: 100; DiffMa: 250)')
     td.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     td.add_argument('--max-minutes', type=float, default=5.5, help="stop DiffMa's training after this many minutes (default: 5.5; 0: no limit)")
+    td.add_argument('--prediction', choices=['v', 'eps'], default='v', help="what the network predicts: v (default: the demo's "
+                    "choice, lesson 16 §4) or eps (DiffMa's)")
+    td.add_argument('--no-ct-tokens', dest='ct_tokens', action='store_false', help="the released conditioning only: the CT "
+                    "latent does not enter as input tokens (default: it does, lesson 12 §5)")
     td.add_argument('--quick', action='store_true', help='smoke test: a few steps of everything')
     td.add_argument('--overwrite', action='store_true', help='replace the run in a non-empty --out folder')
     tt = tsub.add_parser('train', help='train on SynthRAD2023 task 1 (patient-level split; checkpoint and preview every epoch)')
@@ -951,6 +955,8 @@ def _parser():
     tt.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     tt.add_argument('--workers', type=int, default=0, help='data loader processes (default: 0)')
     tt.add_argument('--max-minutes', type=float, default=0, help='stop at the last epoch end that fits (default: 0, no limit)')
+    tt.add_argument('--prediction', choices=['eps', 'v'], default='eps', help="what the network predicts: eps (default, DiffMa's) or v")
+    tt.add_argument('--ct-tokens', action='store_true', help='also feed the CT latent as input tokens (not in the released DiffMa; lesson 12 §5)')
     tt.add_argument('--overwrite', action='store_true', help='replace the run in a non-empty --out folder')
     ts = tsub.add_parser('sample', help='translate CT slices or volumes with a checkpoint (PNG per slice, NIfTI per volume)')
     ts.add_argument('--checkpoint', required=True, help='checkpoint.pt written by `vmddpm translate demo` or `train`')
@@ -980,11 +986,12 @@ def _translate_cmd(a):
     from vmddpm_nb import translate as T
     if a.tcmd == 'demo':
         T.translate_demo(a.out, a.size, a.ae_steps, a.embed_steps, a.epochs, a.bs, a.lr, a.ema, a.steps, a.seed,
-                         a.max_minutes or None, a.quick, threads=a.threads or 1, overwrite=a.overwrite)
+                         a.max_minutes or None, a.quick, threads=a.threads or 1, overwrite=a.overwrite, prediction=a.prediction,
+                         ct_tokens=a.ct_tokens)
     elif a.tcmd == 'train':
         T.translate_train(a.data, a.region, a.out, a.size, a.config, a.ae_size, a.down, a.ae_steps, a.embed_steps, a.fit_slices,
                           a.epochs, a.bs, a.lr, a.ema, a.valid_pct, a.preview_steps, a.seed, a.workers, a.max_minutes or None,
-                          a.overwrite)
+                          a.overwrite, prediction=a.prediction, ct_tokens=a.ct_tokens)
     elif a.tcmd == 'sample': T.translate_sample(a.checkpoint, a.ct, a.out, a.steps, a.seed, a.bs, a.raw, a.overwrite, a.png_window)
     elif a.tcmd == 'evaluate': T.translate_evaluate(a.pred, a.real, a.masks, a.out)
 

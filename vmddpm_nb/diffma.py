@@ -494,6 +494,7 @@ class DiffMa(nn.Module):
                 y:Tensor, # (B, D) image-encoder vector of the CT (BiomedCLIP in the released code)
                 y2:Tensor, # (B, T', D) Vision Embedder tokens of the CT latent (only their mean is used)
                 w:Tensor, # (B, T, 1) Vision Embedder soft mask, T = (H/p)(W/p)
+                extra:Tensor|None=None, # (B, T, D) tokens added to the patch tokens (`DiffMaConditional(ct_tokens=True)`); None as released
                )->Tensor: # (B, out_channels, H, W): ε̂ (and the variance interpolation when learn_sigma)
         "ε_θ(x_t, t | CT): tokens + pos; c = [t_emb + y; t_emb + mean(y2)]; blocks with long skips; final adaLN layer; unpatchify."
         p, D = self.patch_size, self.hidden_size
@@ -511,6 +512,10 @@ class DiffMa(nn.Module):
             raise ValueError(f"w: expected a ({B}, {T}, 1) soft mask (T = {gh}×{gw} tokens), got "
                              f"{tuple(w.shape) if isinstance(w, Tensor) else type(w).__name__}")
         h = self.x_embedder(x) + self.pos(gh, gw).to(x.dtype)
+        if extra is not None:
+            if not isinstance(extra, Tensor) or tuple(extra.shape) != (B, T, D):
+                raise ValueError(f"extra: expected ({B}, {T}, {D}) tokens, got {tuple(extra.shape) if isinstance(extra, Tensor) else type(extra).__name__}")
+            h = h + extra.to(x.dtype)
         c = self.condition(t, y.to(x.dtype), y2.to(x.dtype))
         w = w.to(x.dtype)
         outs = []
@@ -557,6 +562,7 @@ class DiffMaConditional(nn.Module):
                  image_encoder:nn.Module|Callable|None=None, # CT image → (B, D); None: ConvImageEncoder(1, D)
                  freeze_image_encoder:bool=False, # True for a pretrained encoder such as BiomedCLIP
                  soft_mask:bool=True, # False: w = 1 in every block (the mask-off ablation; y2 is unchanged)
+                 ct_tokens:bool=False, # True: add a zero-initialised patch embedding of the CT latent to the input tokens (not in the released model)
                 ):
         super().__init__()
         if not isinstance(backbone, DiffMa): raise TypeError(f"backbone: expected a DiffMa, got {type(backbone).__name__}")
@@ -571,7 +577,11 @@ class DiffMaConditional(nn.Module):
         if image_encoder is None: image_encoder = ConvImageEncoder(1, D)
         if not callable(image_encoder): raise TypeError("image_encoder: expected a module or a callable (B, C, H, W) -> (B, D)")
         if not isinstance(soft_mask, bool): raise TypeError(f"soft_mask: expected True or False, got {soft_mask!r}")
+        if not isinstance(ct_tokens, bool): raise TypeError(f"ct_tokens: expected True or False, got {ct_tokens!r}")
         self.backbone, self.embedder, self.freeze_image_encoder, self.soft_mask = backbone, embedder, freeze_image_encoder, soft_mask
+        if ct_tokens:
+            self.ct_embed = PatchEmbed(backbone.in_channels, D, backbone.patch_size)
+            nn.init.zeros_(self.ct_embed.proj.weight); nn.init.zeros_(self.ct_embed.proj.bias)   # starts as the released model
         if isinstance(image_encoder, nn.Module): self.image_encoder = image_encoder
         else: self._image_encoder_fn = image_encoder
         self.embedder.requires_grad_(False).eval()
@@ -605,14 +615,25 @@ class DiffMaConditional(nn.Module):
                              f"{tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__}")
         return y, y2, w
 
+    @property
+    def ct_tokens(self)->bool:
+        "Whether the CT latent also enters as input tokens (`ct_embed`)."
+        return 'ct_embed' in self._modules
+
+    def token_input(self,
+                    ct_latent:Tensor, # (B, in_channels, h, w) CT latent
+                   )->Tensor|None: # (B, T, D) tokens for the backbone's `extra`, or None without ct_tokens
+        "The CT tokens added to the patch tokens (None for the released design)."
+        return self.ct_embed(ct_latent) if self.ct_tokens else None
+
     def forward(self,
                 x:Tensor, # (B, in_channels, H, W) noisy MR latent x_t
                 t, # (B,) time steps, or one number
                 ct:Tensor, # (B, C, H_img, W_img) CT image for the image encoder
                 ct_latent:Tensor, # (B, in_channels, H, W) CT latent for the embedder
                )->Tensor: # the backbone's output (B, out_channels, H, W)
-        "backbone(x, t, *encode(ct, ct_latent))."
-        return self.backbone(x, t, *self.encode(ct, ct_latent))
+        "backbone(x, t, *encode(ct, ct_latent), extra=token_input(ct_latent))."
+        return self.backbone(x, t, *self.encode(ct, ct_latent), extra=self.token_input(ct_latent))
 
 # %% ../nbs/12_diffma.ipynb #30dd20c7
 _DEPTHS = {'S': 4, 'B': 8, 'BL': 13, 'L': 16, 'XL': 28, 'XXL': 56}
@@ -738,8 +759,9 @@ def plot_diffma(model, # a DiffMa, a DiffMaConditional, or a key of DIFFMA_CONFI
     # --- input: x_t → patchify ---
     yi = y_top + bh / 2
     box(0.0, y_top + bh - 0.95, 2.75, 0.95, K['io'], f'x_t: noisy MR latent\n{net.in_channels}×{H}×{W}', fs=7.5)
-    box(0.0, y_top, 2.75, 0.95, K['embed'], f'patchify {p}×{p} → {gh}×{gw} = {T} tokens × {D}\n+ fixed 2-D sin-cos positions', fs=6.6,
-        tgid='tokens')
+    ct_tok = cond is not None and cond.ct_tokens
+    box(0.0, y_top, 2.75, 0.95, K['embed'], f'patchify {p}×{p} → {gh}×{gw} = {T} tokens × {D}\n+ fixed 2-D sin-cos positions'
+        + ('\n+ patchified CT latent (ct_tokens)' if ct_tok else ''), fs=6.6 if not ct_tok else 6.0, tgid='tokens')
     arrow((1.375, y_top + bh - 0.95), (1.375, y_top + 0.95))
     arrow((2.75, y_top + 0.475), (x0, y_top + 0.475))
     # --- blocks ---
