@@ -30,7 +30,7 @@ from fastai.distributed import DistributedDL
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 
-from .diffusion import NoiseSchedule, q_sample, _check_schedule
+from .diffusion import NoiseSchedule, q_sample, _check_schedule, _bc
 from .iddpm import hybrid_loss, p_sample_loop_learned, split_output
 from .diffma import DiffMa, DiffMaConditional, VisionEmbedder, ConvImageEncoder, info_nce_loss, diffma_model, DIFFMA_CONFIGS
 from .autoencoder import autoencoder_kl, encode, encode_dist, decode, down_factor
@@ -123,10 +123,8 @@ def model_prediction(model:nn.Module, # a denoiser, possibly wrapped (DDP, `Mona
     return _check_prediction(getattr(m, 'prediction', 'eps'))
 
 def _abar(t, schedule, like):
-    "ᾱ_t for a (B,) tensor or one int, shaped (B, 1, ...) like `like`."
-    t = torch.as_tensor(t)
-    if t.dim() == 0: t = t.expand(like.shape[0])
-    return schedule.alpha_bar(t.cpu()).to(like.device, like.dtype).view(-1, *([1] * (like.dim() - 1)))
+    "ᾱ_t for a (B,) tensor or one int, cast and shaped to broadcast over `like` (lesson 06's `_bc`)."
+    return _bc(schedule.alpha_bar(torch.as_tensor(t).cpu()), like)
 
 def v_target(x0:Tensor, # (B, C, ...) clean latents
              eps:Tensor, # (B, C, ...) the noise that made x_t
@@ -564,6 +562,7 @@ def translate_demo(
     cli._need_int(bs, '--bs', lo=2); cli._need_int(steps, '--steps', 2, 1000); cli._need_int(threads, '--threads', lo=0)
     cli._check_common(seed, lr, ema, max_minutes=max_minutes)
     if prediction not in PREDICTIONS: raise ValueError(f"--prediction: expected 'v' or 'eps', got {prediction!r}")
+    if not isinstance(ct_tokens, bool): raise TypeError(f"ct_tokens: expected True or False, got {ct_tokens!r}")
     files = ('checkpoint.pt', 'translate_demo.png', 'summary.json', 'loss.png')
     out = cli._claim_out(out, overwrite, outputs=files)
     old = torch.get_num_threads()
@@ -598,7 +597,7 @@ def x0_error_by_t(model:nn.Module, # a conditional denoiser (ε or v, `model_pre
             eps = torch.randn(x0.shape, generator=g).to(dev)
             tt = torch.full((len(x0),), int(t), device=dev)
             a = _abar(tt, schedule, x0)
-            x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+            x_t = q_sample(x0, tt, eps, schedule)
             out = model(x_t, tt, ct.to(dev), c_lat)
             if model_prediction(model) == 'v': out = eps_from_v(out, x_t, tt, schedule)
             x0_hat = (x_t - (1 - a).sqrt() * out[:, :x0.shape[1]]) / a.sqrt()
@@ -847,6 +846,7 @@ def translate_train(
     if ae_size not in AE_SIZES: raise ValueError(f"--ae-size: expected one of {sorted(AE_SIZES)}, got {ae_size!r}")
     if down not in (4, 8): raise ValueError(f"--down: expected 4 or 8, got {down!r}")
     if prediction not in PREDICTIONS: raise ValueError(f"--prediction: expected 'eps' or 'v', got {prediction!r}")
+    if not isinstance(ct_tokens, bool): raise TypeError(f"ct_tokens: expected True or False, got {ct_tokens!r}")
     cli._need_int(size, '--size', lo=16)
     if size % (down * DIFFMA_CONFIGS[config]['patch_size']):
         raise ValueError(f"--size: expected a multiple of {down * DIFFMA_CONFIGS[config]['patch_size']} (down × patch size), got {size}")
